@@ -1,0 +1,47 @@
+// Errors: everything keel's C++ API throws is a keel::Error carrying a keel::Errc code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "keel/export.hpp"
+
+namespace keel {
+
+/// Error codes. Stable and append-only; the values are the C ABI's keel_status codes.
+enum class Errc : int {
+  invalid_argument = 1,  ///< a caller-supplied argument is wrong
+  invalid_config = 2,    ///< a configuration is invalid; the message names the JSON path
+  not_found = 3,         ///< the named item does not exist
+  io = 4,                ///< a file, socket or process operation failed
+  timeout = 5,           ///< a deadline or timeout expired
+  cancelled = 6,         ///< the operation was cancelled
+  unavailable = 7,       ///< a circuit breaker is open, or a service cannot be reached
+  provider = 8,          ///< an LLM provider or HTTP error
+  tool = 9,              ///< a tool failed
+  parse = 10,            ///< input could not be parsed (JSON, a model reply, a plan)
+  limit_exceeded = 11,   ///< a size, count, token or budget limit was exceeded
+  internal = 12,         ///< a bug in keel
+};
+
+/// The stable lower-case name of a code ("invalid_config"); "unknown" for values outside the enum.
+KEEL_API std::string_view to_string(Errc code) noexcept;
+
+/// The one exception type keel throws. what() is the message a user can act on; it never
+/// contains secrets (API keys, raw PII).
+class KEEL_API Error : public std::runtime_error {
+ public:
+  Error(Errc code, const std::string& message);
+  Errc code() const noexcept { return code_; }
+
+ private:
+  Errc code_;
+};
+
+/// Converts the exception in flight (inside a catch block) into a keel::Error: keel::Error
+/// passes through; std::bad_alloc becomes limit_exceeded; nlohmann parse errors become parse;
+/// anything else becomes internal with its message.
+KEEL_API Error error_from_current_exception() noexcept;
+
+}  // namespace keel

@@ -1,0 +1,152 @@
+// The asynchronous runtime: a thread pool over Asio with timers, deadlines and cancellation.
+// Everything in keel that waits on I/O completes on an Executor (the shared one by default).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "keel/export.hpp"
+
+namespace keel {
+
+namespace detail {
+struct CancelState;
+}
+
+/// Observes a cancellation. A default-constructed token is never cancelled. Cheap to copy;
+/// safe to use from many threads at once.
+class KEEL_API CancellationToken {
+ public:
+  /// Unregisters its callback when destroyed (or on reset()). Move-only.
+  class KEEL_API Registration {
+   public:
+    Registration() = default;
+    Registration(Registration&& other) noexcept;
+    Registration& operator=(Registration&& other) noexcept;
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration();
+    void reset() noexcept;
+
+   private:
+    friend class CancellationToken;
+    std::shared_ptr<detail::CancelState> state_;
+    std::uint64_t id_ = 0;
+  };
+
+  CancellationToken() = default;
+  bool cancelled() const noexcept;
+  /// False for a default token that no source can ever cancel.
+  bool can_be_cancelled() const noexcept { return state_ != nullptr; }
+  /// Runs `fn` once when cancelled: at once on this thread if already cancelled, else on the
+  /// thread that calls cancel(). Keep `fn` short and non-blocking.
+  [[nodiscard]] Registration on_cancel(std::function<void()> fn) const;
+
+ private:
+  friend class CancellationSource;
+  explicit CancellationToken(std::shared_ptr<detail::CancelState> state)
+      : state_(std::move(state)) {}
+  std::shared_ptr<detail::CancelState> state_;
+};
+
+/// Cancels the operations holding its tokens. Thread-safe; cancel() is idempotent.
+class KEEL_API CancellationSource {
+ public:
+  CancellationSource();
+  CancellationToken token() const { return CancellationToken(state_); }
+  void cancel() noexcept;
+  bool cancelled() const noexcept;
+
+ private:
+  std::shared_ptr<detail::CancelState> state_;
+};
+
+/// A point in time after which work should stop; default-constructed means no deadline.
+class Deadline {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  constexpr Deadline() = default;
+  static Deadline at(Clock::time_point t) { return Deadline(t); }
+  static Deadline after(Clock::duration d) { return Deadline(Clock::now() + d); }
+  static Deadline after_ms(std::int64_t ms) { return after(std::chrono::milliseconds(ms)); }
+  static constexpr Deadline never() { return Deadline(); }
+
+  bool is_set() const noexcept { return time_ != Clock::time_point::max(); }
+  bool expired() const noexcept { return is_set() && Clock::now() >= time_; }
+  Clock::time_point time() const noexcept { return time_; }
+  /// Time left (zero when expired; Clock::duration::max() when no deadline).
+  Clock::duration remaining() const noexcept {
+    if (!is_set()) return Clock::duration::max();
+    auto left = time_ - Clock::now();
+    return left > Clock::duration::zero() ? left : Clock::duration::zero();
+  }
+  /// The earlier of two deadlines.
+  Deadline earliest(Deadline other) const noexcept { return time_ <= other.time_ ? *this : other; }
+
+ private:
+  constexpr explicit Deadline(Clock::time_point t) : time_(t) {}
+  Clock::time_point time_ = Clock::time_point::max();
+};
+
+/// A scheduled callback that can be cancelled. Copyable handle; cancel() is thread-safe and
+/// idempotent, and after it returns the callback will not run with fired = true.
+class KEEL_API Timer {
+ public:
+  Timer() = default;
+  void cancel() noexcept;
+  struct State;
+
+ private:
+  friend class Executor;
+  explicit Timer(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+/// A pool of threads running an Asio event loop. Work posted to it runs on one of its
+/// threads; timers wait without holding a thread. Thread-safe.
+///
+/// Callbacks must not throw: an exception escaping one is caught, reported on stderr once per
+/// process, and dropped, so one bad callback never takes the host down.
+class KEEL_API Executor {
+ public:
+  struct Options {
+    /// Number of threads; 0 = the KEEL_THREADS environment variable, else the number of cores
+    /// (at least 1, at most 4: I/O-bound work needs few threads).
+    unsigned threads = 0;
+  };
+
+  explicit Executor(Options options);
+  Executor();
+  /// Stops the loop and joins the threads. Work not yet started is dropped.
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  /// The process-wide executor keel uses when none is given, created on first use.
+  static Executor& shared();
+
+  unsigned threads() const noexcept;
+  /// True when called from one of this executor's threads.
+  bool running_in_this_thread() const noexcept;
+
+  /// Runs `fn` soon on one of the executor's threads.
+  void post(std::function<void()> fn);
+  /// Runs `fn(true)` once `delay` has passed, or `fn(false)` if the timer is cancelled (or the
+  /// executor stops) first. Exactly one of the two happens.
+  Timer after(std::chrono::nanoseconds delay, std::function<void(bool fired)> fn);
+  /// Like after(), at a deadline; a deadline that is not set never fires (only cancellation
+  /// completes it).
+  Timer at(Deadline deadline, std::function<void(bool fired)> fn);
+
+  /// Internal state (Asio's io_context); defined only inside the library.
+  struct Impl;
+  Impl& impl() noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel

@@ -1,0 +1,4 @@
+// Everything in keel's C++ API.
+#pragma once
+
+#include "keel/core.hpp"

@@ -1,0 +1,22 @@
+// keel's version. The C header keel.h carries the same numbers as macros; the library checks at
+// compile time that they agree.
+#pragma once
+
+#include <string_view>
+
+#include "keel/export.hpp"
+
+namespace keel {
+
+inline constexpr int version_major = 0;
+inline constexpr int version_minor = 1;
+inline constexpr int version_patch = 0;
+inline constexpr std::string_view version_string = "0.1.0";
+/// The ABI generation of the C interface (the SONAME suffix).
+inline constexpr int abi_version = 1;
+
+/// The version of the library actually loaded (may differ from the header's constants when a
+/// host runs against a newer shared library).
+KEEL_API std::string_view runtime_version() noexcept;
+
+}  // namespace keel

@@ -1,0 +1,30 @@
+// Internal: what an Executor is made of, for library code that drives Asio directly (sockets,
+// libcurl's multi interface, pipes to subprocesses).
+#pragma once
+
+#include <thread>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "keel/executor.hpp"
+
+namespace keel {
+
+struct Executor::Impl {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  std::vector<std::thread> threads;
+};
+
+namespace detail {
+/// The io_context behind an executor.
+inline asio::io_context& io_context(Executor& executor) {
+  return executor.impl().io;
+}
+/// Runs `fn`, reporting (not propagating) anything it throws: callbacks run on the event loop,
+/// where an escaping exception would end the process.
+void run_guarded(const std::function<void()>& fn) noexcept;
+}  // namespace detail
+
+}  // namespace keel
