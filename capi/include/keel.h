@@ -1,0 +1,107 @@
+/*
+ * keel.h — the C ABI of keel, an embeddable library for AI-agent systems.
+ *
+ * This is the only C header. It is C99 and compiles with -std=c99 -pedantic -Werror.
+ *
+ * Conventions (they hold for every function in this header):
+ * - Every fallible function returns a keel_status (KEEL_OK = 0) and takes an optional
+ *   `keel_error** err` as its last argument. On failure, when err is not NULL, *err receives a
+ *   new error (code + message) that the caller frees with keel_error_free(). On success *err is
+ *   left untouched. There is no thread-local error state: goroutines and async tasks may move
+ *   between threads freely.
+ * - Handles are opaque, one distinct type per component. keel_X_new() writes the handle through
+ *   an out-parameter; keel_X_free() accepts NULL.
+ * - Structured inputs and outputs cross as UTF-8 JSON strings (the same JSON as the C++
+ *   from_json/to_json). Strings returned through `char**` out-parameters are owned by the caller
+ *   and freed with keel_free(). Strings returned as `const char*` are borrowed; each function
+ *   says how long they live.
+ * - Offsets into text are byte offsets into the UTF-8 input: start inclusive, end exclusive.
+ * - No exception ever crosses this boundary: a C++ failure becomes a status and an error.
+ */
+#ifndef KEEL_H
+#define KEEL_H
+
+#include <stddef.h>
+
+/* The version of this header. The library reports its own through keel_version(). */
+#define KEEL_VERSION_MAJOR 0
+#define KEEL_VERSION_MINOR 1
+#define KEEL_VERSION_PATCH 0
+#define KEEL_VERSION_STRING "0.1.0"
+/* The ABI generation; also the SONAME suffix (libkeel.so.1). It changes only when a function
+ * of this header changes incompatibly. */
+#define KEEL_ABI_VERSION 1
+
+#ifndef KEEL_API
+#if defined(_WIN32)
+#if defined(KEEL_BUILDING_LIBRARY)
+#define KEEL_API __declspec(dllexport)
+#else
+#define KEEL_API __declspec(dllimport)
+#endif
+#else
+#define KEEL_API __attribute__((visibility("default")))
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. They mirror keel::Errc; values are stable and new ones are only appended. */
+typedef enum keel_status {
+  KEEL_OK = 0,
+  KEEL_INVALID_ARGUMENT = 1, /* a caller-supplied argument is wrong (NULL handle, bad value) */
+  KEEL_INVALID_CONFIG = 2,   /* a configuration is invalid; the message names the JSON path */
+  KEEL_NOT_FOUND = 3,        /* the named item does not exist */
+  KEEL_IO = 4,               /* a file, socket or process operation failed */
+  KEEL_TIMEOUT = 5,          /* a deadline or timeout expired */
+  KEEL_CANCELLED = 6,        /* the operation was cancelled */
+  KEEL_UNAVAILABLE = 7,      /* a circuit breaker is open, or a service cannot be reached */
+  KEEL_PROVIDER = 8,         /* an LLM provider or HTTP error */
+  KEEL_TOOL = 9,             /* a tool failed */
+  KEEL_PARSE = 10,           /* input could not be parsed (JSON, a model reply, a plan) */
+  KEEL_LIMIT_EXCEEDED = 11,  /* a size, count, token or budget limit was exceeded */
+  KEEL_INTERNAL = 12         /* a bug in keel; please report it */
+} keel_status;
+
+/* Error detail: a status code and a human-readable message. Opaque; freed with
+ * keel_error_free(). */
+typedef struct keel_error keel_error;
+
+/* The library's version string, e.g. "0.1.0". Borrowed: static storage, never freed. */
+KEEL_API const char* keel_version(void);
+
+/* The library's ABI generation (KEEL_ABI_VERSION of the header it was built from). */
+KEEL_API int keel_abi_version(void);
+
+/* Checks that the loaded library serves the ABI a host was compiled against. Call it once at
+ * start-up as keel_check_abi(KEEL_ABI_VERSION, &err). Returns KEEL_INVALID_ARGUMENT with a
+ * message naming both versions when they differ. */
+KEEL_API keel_status keel_check_abi(int host_abi_version, keel_error** err);
+
+/* The stable name of a status code ("ok", "invalid_config", ...). Borrowed: static storage.
+ * Unknown codes give "unknown". */
+KEEL_API const char* keel_status_name(keel_status status);
+
+/* The code of an error (KEEL_INTERNAL for NULL). */
+KEEL_API keel_status keel_error_code(const keel_error* err);
+
+/* The message of an error. Borrowed: valid until keel_error_free(err). "" for NULL. */
+KEEL_API const char* keel_error_message(const keel_error* err);
+
+/* Frees an error. Accepts NULL. */
+KEEL_API void keel_error_free(keel_error* err);
+
+/* Frees a string or buffer that keel returned to the caller. Accepts NULL. */
+KEEL_API void keel_free(void* ptr);
+
+/* A host callback that receives one structured event as JSON (type, ts, duration_us, fields).
+ * The string is borrowed for the duration of the call. Events may arrive from any thread. */
+typedef void (*keel_event_fn)(const char* event_json, void* user_data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_H */
