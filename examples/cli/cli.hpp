@@ -1,0 +1,28 @@
+// Shared pieces of the keel command line. Every subcommand lives in its own file and registers
+// itself from main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "keel/core.hpp"
+
+namespace keel::cli {
+
+/// Exit statuses of the command line.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_error = 1;  // the operation failed
+inline constexpr int exit_usage = 2;  // bad usage or bad input
+
+/// Thrown by subcommands for bad usage that CLI11 cannot see (exit 2).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Registers `keel demo`; its handler sets `status`.
+void add_demo(CLI::App& app, int& status);
+
+/// Prints one JSON document (or JSON line) on stdout.
+void print_json(const Json& value);
+
+}  // namespace keel::cli
