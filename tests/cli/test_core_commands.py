@@ -1,0 +1,42 @@
+"""keel version, keel demo, and the error conventions every subcommand shares."""
+
+
+def test_version_prints_json(cli):
+    out = cli.json("version")
+    assert out["version"].count(".") == 2
+    assert isinstance(out["abi"], int)
+
+
+def test_unknown_subcommand_is_one_line_and_exit_2(cli):
+    result = cli.run("frobnicate")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown subcommand 'frobnicate'" in lines[0]
+
+
+def test_bad_flag_is_one_line_and_exit_2(cli):
+    result = cli.run("version", "--no-such-flag")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_subcommand_is_usage_error(cli):
+    result = cli.run()
+    assert result.returncode == 2
+
+
+def test_help_exits_0(cli):
+    result = cli.run("--help")
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+
+
+def test_demo_runs_offline_and_reports_timings(cli):
+    report = cli.json("demo", "--json")
+    assert report["core"]["threads"] >= 1
+    assert report["core"]["timer_10ms_fired_after_us"] >= 10000
+    text = cli.run("demo")
+    assert text.returncode == 0
+    assert "keel" in text.stdout
