@@ -5,4 +5,5 @@
 #include "keel/events.hpp"
 #include "keel/executor.hpp"
 #include "keel/json.hpp"
+#include "keel/result.hpp"
 #include "keel/version.hpp"

@@ -28,16 +28,35 @@ enum class Errc : int {
 /// The stable lower-case name of a code ("invalid_config"); "unknown" for values outside the enum.
 KEEL_API std::string_view to_string(Errc code) noexcept;
 
+/// Structured facts about an error, for code that reacts to it (retries, fallbacks) rather
+/// than for people: the HTTP status, the provider's error type, Retry-After, retryability.
+struct ErrorDetails {
+  int http_status = 0;             ///< 0 when no HTTP response was received
+  std::string provider_type;       ///< the provider's error type ("rate_limit_error")
+  long long retry_after_ms = -1;   ///< from a Retry-After header; -1 when absent
+  /// Whether trying again may succeed: set by whoever raised the error; when unset, decided by
+  /// is_retryable() from the code and HTTP status.
+  int retryable = -1;  ///< -1 unknown, 0 no, 1 yes
+};
+
 /// The one exception type keel throws. what() is the message a user can act on; it never
 /// contains secrets (API keys, raw PII).
 class KEEL_API Error : public std::runtime_error {
  public:
   Error(Errc code, const std::string& message);
+  Error(Errc code, const std::string& message, ErrorDetails details);
   Errc code() const noexcept { return code_; }
+  const ErrorDetails& details() const noexcept { return details_; }
 
  private:
   Errc code_;
+  ErrorDetails details_;
 };
+
+/// Whether an operation that failed with `error` is worth trying again: connection failures
+/// and timeouts, and HTTP 408, 409, 429 and 5xx; not bad requests, bad configuration,
+/// cancellation or an open circuit. ErrorDetails::retryable, when set, decides.
+KEEL_API bool is_retryable(const Error& error) noexcept;
 
 /// Converts the exception in flight (inside a catch block) into a keel::Error: keel::Error
 /// passes through; std::bad_alloc becomes limit_exceeded; nlohmann parse errors become parse;

@@ -38,6 +38,24 @@ std::string_view to_string(Errc code) noexcept {
 
 Error::Error(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
+Error::Error(Errc code, const std::string& message, ErrorDetails details)
+    : std::runtime_error(message), code_(code), details_(std::move(details)) {}
+
+bool is_retryable(const Error& error) noexcept {
+  const ErrorDetails& d = error.details();
+  if (d.retryable >= 0) return d.retryable == 1;
+  switch (error.code()) {
+    case Errc::timeout:
+    case Errc::io: return true;
+    case Errc::unavailable: return d.http_status != 0 || d.provider_type == "connect";
+    case Errc::provider: {
+      int s = d.http_status;
+      return s == 408 || s == 409 || s == 429 || s >= 500;
+    }
+    default: return false;
+  }
+}
+
 namespace {
 // nlohmann prefixes messages with "[json.exception.type_error.302] "; users need only the rest.
 std::string strip_nlohmann_prefix(const char* what) {

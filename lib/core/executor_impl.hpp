@@ -2,6 +2,8 @@
 // libcurl's multi interface, pipes to subprocesses).
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,6 +17,11 @@ struct Executor::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   std::vector<std::thread> threads;
+  // Services that live on this executor's event loop (the HTTP client's curl multi handle).
+  // Declared after `io`, so they are destroyed before it, and only after the threads have
+  // been joined (~Executor), so no handler runs while they go.
+  std::mutex services_mutex;
+  std::shared_ptr<void> http_service;
 };
 
 namespace detail {
