@@ -55,9 +55,6 @@ func takeString(s *C.char) string {
 	return C.GoString(s)
 }
 
-// cString returns a C copy of s that the caller frees with C.free.
-func cString(s string) *C.char { return C.CString(s) }
-
 func init() {
 	if err := CheckABI(headerABIVersion); err != nil {
 		panic(err)

@@ -30,12 +30,13 @@ def _version() -> str:
 
 def _library() -> Path | None:
     env = os.environ.get("KEEL_LIBRARY")
-    candidates = [Path(env)] if env else []
-    candidates.append(HERE.parent.parent / "build" / "lib" / "libkeel.so")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
-    return None
+    if env:
+        # An explicit choice must not silently fall back to another (maybe stale) copy.
+        if not Path(env).is_file():
+            raise RuntimeError(f"KEEL_LIBRARY={env} is not a file (give an absolute path)")
+        return Path(env).resolve()
+    built = HERE.parent.parent / "build" / "lib" / "libkeel.so"
+    return built.resolve() if built.is_file() else None
 
 
 def _metadata(version: str) -> str:

@@ -100,6 +100,67 @@ KEEL_API void keel_free(void* ptr);
  * The string is borrowed for the duration of the call. Events may arrive from any thread. */
 typedef void (*keel_event_fn)(const char* event_json, void* user_data);
 
+/* ---- Firewall ------------------------------------------------------------------------------
+ * Screens text going into a model (prompts, retrieved documents, tool results) and coming out
+ * (replies, tool arguments). Verdicts are JSON:
+ *   {"decision": "allow|flag|block", "risk": 0.97,
+ *    "findings": [{"category": "threat.instruction_override", "rule": "...", "severity": 0.9,
+ *                  "start": 0, "end": 31, "encoding"?: "base64"}],
+ *    "redacted"?: "...", "truncated"?: true}
+ * with byte offsets into the UTF-8 text. Invalid UTF-8 is scanned as bytes. A firewall is safe to
+ * use from many threads at once (except keel_firewall_set_event_callback). */
+typedef struct keel_firewall keel_firewall;
+
+/* Which way the text travels. */
+typedef enum keel_direction { KEEL_DIRECTION_INPUT = 0, KEEL_DIRECTION_OUTPUT = 1 } keel_direction;
+
+/* What to do with the text. */
+typedef enum keel_decision { KEEL_ALLOW = 0, KEEL_FLAG = 1, KEEL_BLOCK = 2 } keel_decision;
+
+/* Creates a firewall from configuration JSON (NULL or "" for the defaults). Errors:
+ * KEEL_INVALID_CONFIG naming the JSON path, KEEL_PARSE for malformed JSON. */
+KEEL_API keel_status keel_firewall_new(const char* config_json, keel_firewall** out,
+                                       keel_error** err);
+
+/* Frees a firewall. Accepts NULL. */
+KEEL_API void keel_firewall_free(keel_firewall* firewall);
+
+/* Scans `len` bytes of `text` (need not be NUL-terminated). *verdict_json receives the verdict
+ * (caller frees with keel_free). KEEL_LIMIT_EXCEEDED when the text is over max_input_bytes and
+ * the configuration says "oversize": "error". */
+KEEL_API keel_status keel_firewall_scan(const keel_firewall* firewall, const char* text,
+                                        size_t len, keel_direction direction,
+                                        char** verdict_json, keel_error** err);
+
+/* The fast path: decision and risk only (no findings, no redaction, no JSON). */
+KEEL_API keel_status keel_firewall_check(const keel_firewall* firewall, const char* text,
+                                         size_t len, keel_direction direction,
+                                         keel_decision* decision, double* risk, keel_error** err);
+
+/* Redacts PII and secrets. `vault_json` is a vault from an earlier call ({"<EMAIL_1>": "..."})
+ * or NULL for a new one; the same value keeps its placeholder across calls sharing a vault.
+ * *result_json receives {"text": "...", "findings": [...], "vault": {...}} (caller frees). */
+KEEL_API keel_status keel_firewall_redact(const keel_firewall* firewall, const char* text,
+                                          size_t len, keel_direction direction,
+                                          const char* vault_json, char** result_json,
+                                          keel_error** err);
+
+/* Replaces the vault's placeholders in `text` (a model reply) by their values. *restored
+ * receives the text (caller frees). */
+KEEL_API keel_status keel_firewall_restore(const char* text, size_t len, const char* vault_json,
+                                           char** restored, keel_error** err);
+
+/* The compiled rule catalogue as a JSON array of {id, category, severity, view, direction,
+ * lang, description} (caller frees). */
+KEEL_API keel_status keel_firewall_rules(const keel_firewall* firewall, char** rules_json,
+                                         keel_error** err);
+
+/* Receives a "firewall.scan" event per scan (never the text). Set it before sharing the
+ * firewall between threads; NULL removes it. `user_data` must outlive the firewall. */
+KEEL_API keel_status keel_firewall_set_event_callback(keel_firewall* firewall,
+                                                      keel_event_fn callback, void* user_data,
+                                                      keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <istream>
 #include <string>
 
 #include "keel/core.hpp"
@@ -22,7 +23,16 @@ struct UsageError : std::runtime_error {
 /// Registers `keel demo`; its handler sets `status`.
 void add_demo(CLI::App& app, int& status);
 
+/// Registers `keel scan`.
+void add_scan(CLI::App& app, int& status);
+
 /// Prints one JSON document (or JSON line) on stdout.
 void print_json(const Json& value);
+
+/// Reads a whole stream (binary-safe).
+std::string read_all(std::istream& in);
+
+/// Reads and parses a JSON file; errors name the file (io: cannot open; parse: bad JSON).
+Json read_json_file(const std::string& path, std::string_view what);
 
 }  // namespace keel::cli

@@ -1,11 +1,23 @@
 // keel — the command line. Everything printed on stdout is JSON unless a flag asks for text;
 // errors go to stderr as one line; exit 0 on success, 2 on bad usage or input, 1 otherwise.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "cli.hpp"
 
 namespace keel::cli {
+
+std::string read_all(std::istream& in) {
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Json read_json_file(const std::string& path, std::string_view what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error(Errc::io, std::string(what) + ": cannot open " + path);
+  return parse_json(read_all(file), std::string(what) + " " + path);
+}
 
 void print_json(const Json& value) {
   std::string text = dump_json(value);
@@ -45,6 +57,7 @@ int main(int argc, char** argv) {
     print_json({{"version", std::string(keel::runtime_version())}, {"abi", keel::abi_version}});
   });
   add_demo(app, status);
+  add_scan(app, status);
 
   // A word that is not a subcommand gets a plainer message than CLI11's "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

@@ -2,3 +2,4 @@
 #pragma once
 
 #include "keel/core.hpp"
+#include "keel/firewall.hpp"

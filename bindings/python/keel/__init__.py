@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import _native
 from ._version import __version__
+from .firewall import Finding, Firewall, Redaction, Verdict
 from .errors import (
     CancelledError,
     InternalError,
@@ -30,6 +31,10 @@ __all__ = [
     "abi_version",
     "check_abi",
     "library_path",
+    "Firewall",
+    "Verdict",
+    "Finding",
+    "Redaction",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",

@@ -1,0 +1,111 @@
+#include "firewall/catalogue.hpp"
+
+#include <set>
+
+namespace keel::embedded {
+extern const std::string_view threats_json;
+extern const std::string_view pii_json;
+extern const std::string_view secrets_json;
+}  // namespace keel::embedded
+
+namespace keel::firewall {
+
+std::string_view view_name(View view) noexcept {
+  switch (view) {
+    case View::raw: return "raw";
+    case View::text: return "text";
+    case View::keyword: return "keyword";
+  }
+  return "text";
+}
+
+View view_from_name(std::string_view name, const std::string& path) {
+  if (name == "raw") return View::raw;
+  if (name == "text") return View::text;
+  if (name == "keyword") return View::keyword;
+  throw_config_error(path, "must be one of raw, text, keyword, got \"" + std::string(name) + "\"");
+}
+
+std::uint8_t directions_from_name(std::string_view name, const std::string& path) {
+  if (name == "both") return direction_both;
+  if (name == "input") return direction_input;
+  if (name == "output") return direction_output;
+  throw_config_error(path, "must be one of input, output, both, got \"" + std::string(name) + "\"");
+}
+
+std::string entity_name(std::string_view category) {
+  auto dot = category.find('.');
+  std::string_view stem = dot == std::string_view::npos ? category : category.substr(dot + 1);
+  std::string out;
+  out.reserve(stem.size());
+  for (char c : stem) {
+    if (c >= 'a' && c <= 'z') out += static_cast<char>(c - 'a' + 'A');
+    else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) out += c;
+    else out += '_';
+  }
+  return out.empty() ? std::string("ENTITY") : out;
+}
+
+Rule parse_rule(ConfigReader& reader, bool require_examples) {
+  Rule rule;
+  rule.id = reader.required<std::string>("id");
+  if (rule.id.empty()) throw_config_error(reader.path_of("id"), "must not be empty");
+  rule.category = reader.optional<std::string>("category", "threat.custom");
+  if (rule.category.empty()) throw_config_error(reader.path_of("category"), "must not be empty");
+  rule.severity = reader.number("severity", 0.7, 0.0, 1.0);
+  rule.view = view_from_name(reader.optional<std::string>("view", "text"), reader.path_of("view"));
+  rule.directions = directions_from_name(reader.optional<std::string>("direction", "both"),
+                                         reader.path_of("direction"));
+  rule.lang = reader.optional<std::string>("lang", "any");
+  rule.description = reader.optional<std::string>("description", "");
+  rule.pattern = reader.required<std::string>("pattern");
+  if (rule.pattern.empty()) throw_config_error(reader.path_of("pattern"), "must not be empty");
+  auto validator = reader.optional<std::string>("validator", "");
+  auto parsed = validator_from_name(validator);
+  if (!parsed) throw_config_error(reader.path_of("validator"), "unknown validator \"" + validator + "\"");
+  rule.validator = *parsed;
+  rule.examples = reader.optional<std::vector<std::string>>("examples", {});
+  rule.near_misses = reader.optional<std::vector<std::string>>("near_misses", {});
+  if (require_examples && (rule.examples.empty() || rule.near_misses.empty())) {
+    throw_config_error(reader.path(), "rule \"" + rule.id + "\" needs examples and near_misses");
+  }
+  reader.finish();
+  return rule;
+}
+
+std::vector<Rule> parse_catalogue(std::string_view json_text, std::string_view source) {
+  Json json = parse_json(json_text, source);
+  ConfigReader root(json, std::string(source));
+  (void)root.optional<int>("version", 1);
+  std::vector<Rule> rules;
+  for (auto& entry : root.objects("rules")) rules.push_back(parse_rule(entry, true));
+  root.finish();
+  return rules;
+}
+
+const std::vector<Rule>& builtin_rules() {
+  static const std::vector<Rule> rules = [] {
+    std::vector<Rule> all;
+    for (auto [text, name] : {std::pair{embedded::threats_json, "threats.json"},
+                              std::pair{embedded::pii_json, "pii.json"},
+                              std::pair{embedded::secrets_json, "secrets.json"}}) {
+      try {
+        auto part = parse_catalogue(text, name);
+        all.insert(all.end(), std::make_move_iterator(part.begin()),
+                   std::make_move_iterator(part.end()));
+      } catch (const Error& e) {
+        throw Error(Errc::internal, std::string("built-in firewall catalogue: ") + e.what());
+      }
+    }
+    std::set<std::string> ids;
+    for (const auto& rule : all) {
+      if (!ids.insert(rule.id).second) {
+        throw Error(Errc::internal, "built-in firewall catalogue: duplicate rule id " + rule.id);
+      }
+    }
+    return all;
+  }();
+  return rules;
+}
+
+}  // namespace keel::firewall

@@ -1,0 +1,143 @@
+#include "firewall/matcher.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <future>
+
+#include "keel/error.hpp"
+
+namespace keel::firewall {
+
+namespace {
+// Examples are for tests; a running matcher does not need to keep them.
+std::vector<Rule> strip_examples(std::vector<Rule> rules) {
+  for (auto& r : rules) {
+    r.examples = {};
+    r.near_misses = {};
+  }
+  return rules;
+}
+}  // namespace
+
+struct Matcher::CompiledSet {
+  CompiledSet(const RE2::Options& options) : set(options, RE2::UNANCHORED) {}
+  RE2::Set set;
+};
+
+namespace {
+
+RE2::Options rule_options() {
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingUTF8);
+  options.set_log_errors(false);
+  options.set_case_sensitive(true);
+  return options;
+}
+
+}  // namespace
+
+Matcher::Matcher(std::vector<Rule> rules)
+    : rules_(strip_examples(std::move(rules))),
+      compile_once_(new std::once_flag[rules_.size()]),
+      compiled_(rules_.size()),
+      value_group_(rules_.size(), 0) {
+  RE2::Options set_options = rule_options();
+  set_options.set_max_mem(16 << 20);
+  for (int v = 0; v < view_count; ++v) {
+    sets_[v] = std::make_unique<CompiledSet>(set_options);
+  }
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const Rule& rule = rules_[i];
+    int v = static_cast<int>(rule.view);
+    std::string error;
+    if (sets_[v]->set.Add(rule.pattern, &error) < 0) {
+      throw Error(Errc::invalid_config, "rule \"" + rule.id + "\": invalid pattern: " + error);
+    }
+    set_rules_[v].push_back(static_cast<int>(i));
+  }
+  // Compiling a set of a few hundred patterns takes tens of milliseconds (RE2's compiler):
+  // the views' sets compile in parallel.
+  std::array<std::future<bool>, view_count> compiled;
+  for (int v = 0; v < view_count; ++v) {
+    if (set_rules_[v].empty()) {
+      sets_[v].reset();
+      continue;
+    }
+    auto* set = &sets_[v]->set;
+    compiled[v] = std::async(set_rules_[v].size() > 8 ? std::launch::async : std::launch::deferred,
+                             [set] { return set->Compile(); });
+  }
+  for (int v = 0; v < view_count; ++v) {
+    if (compiled[v].valid() && !compiled[v].get()) {
+      throw Error(Errc::limit_exceeded, "the firewall's patterns for the " +
+                                            std::string(view_name(static_cast<View>(v))) +
+                                            " view exceed RE2's memory budget");
+    }
+  }
+}
+
+Matcher::~Matcher() = default;
+
+std::shared_ptr<const Matcher> Matcher::builtin() {
+  static const std::shared_ptr<const Matcher> shared = std::make_shared<const Matcher>(builtin_rules());
+  return shared;
+}
+
+const RE2& Matcher::compiled(std::size_t index) const {
+  std::call_once(compile_once_[index], [&] {
+    // The set already accepted this pattern, so RE2 accepts it alone too.
+    compiled_[index] = std::make_unique<RE2>(rules_[index].pattern, rule_options());
+    value_group_[index] = compiled_[index]->NumberOfCapturingGroups() >= 1 ? 1 : 0;
+  });
+  return *compiled_[index];
+}
+
+void Matcher::candidates(View view, std::string_view text, std::uint8_t direction,
+                         std::vector<int>& out) const {
+  int v = static_cast<int>(view);
+  if (!sets_[v]) return;
+  std::vector<int> matched;
+  RE2::Set::ErrorInfo info{};
+  re2::StringPiece piece(text.data(), text.size());
+  if (!sets_[v]->set.Match(piece, &matched, &info) && info.kind != RE2::Set::kNoError) {
+    // The DFA ran out of memory on this input: test each rule alone (slower, still linear).
+    matched.clear();
+    for (std::size_t k = 0; k < set_rules_[v].size(); ++k) {
+      if (RE2::PartialMatch(piece, compiled(static_cast<std::size_t>(set_rules_[v][k])))) {
+        matched.push_back(static_cast<int>(k));
+      }
+    }
+  }
+  for (int k : matched) {
+    int rule = set_rules_[v][static_cast<std::size_t>(k)];
+    if (rules_[static_cast<std::size_t>(rule)].directions & direction) out.push_back(rule);
+  }
+}
+
+void Matcher::spans(int index, std::string_view text, std::vector<Hit>& out,
+                    std::size_t limit) const {
+  const auto i = static_cast<std::size_t>(index);
+  const RE2& re = compiled(i);
+  const Rule& rule = rules_[i];
+  const int group = value_group_[i];
+  re2::StringPiece input(text.data(), text.size());
+  re2::StringPiece captures[2];
+  std::size_t pos = 0, found = 0;
+  while (pos <= text.size() && found < limit) {
+    if (!re.Match(input, pos, text.size(), RE2::UNANCHORED, captures, group + 1)) break;
+    std::size_t match_start = static_cast<std::size_t>(captures[0].data() - text.data());
+    std::size_t match_end = match_start + captures[0].size();
+    const re2::StringPiece& value = captures[group].data() ? captures[group] : captures[0];
+    std::size_t start = static_cast<std::size_t>(value.data() - text.data());
+    std::size_t end = start + value.size();
+    if (end > start &&
+        validate(rule.validator, std::string_view(value.data(), value.size()))) {
+      out.push_back({index, start, end});
+      found++;
+    }
+    pos = match_end > match_start ? match_end : match_start + 1;
+  }
+}
+
+}  // namespace keel::firewall

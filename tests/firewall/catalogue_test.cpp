@@ -1,0 +1,130 @@
+// The catalogue is data; these tests hold it to its contract: every rule's examples match it
+// (through the same normalisation scans use), no near miss does, and the coverage the product
+// promises is there.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "firewall/catalogue.hpp"
+#include "firewall/matcher.hpp"
+#include "firewall/normaliser.hpp"
+
+using namespace keel::firewall;
+
+namespace {
+
+const Matcher& matcher() { return *Matcher::builtin(); }
+
+// Whether rule `index` yields a validated match in `sample`, on the rule's view.
+bool rule_matches(int index, const std::string& sample) {
+  const Rule& rule = matcher().rules()[static_cast<std::size_t>(index)];
+  Normalised norm;
+  normalise(sample, norm);
+  std::string_view view = rule.view == View::raw    ? std::string_view(sample)
+                          : rule.view == View::text ? std::string_view(norm.text)
+                                                    : std::string_view(norm.keyword);
+  std::vector<int> candidates;
+  matcher().candidates(rule.view, view, direction_both, candidates);
+  if (std::find(candidates.begin(), candidates.end(), index) == candidates.end()) return false;
+  std::vector<Hit> hits;
+  matcher().spans(index, view, hits, 16);
+  return !hits.empty();
+}
+
+}  // namespace
+
+TEST_CASE("every catalogue example matches its rule") {
+  const auto& rules = builtin_rules();  // the matcher keeps the same order, without examples
+  int checked = 0;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    for (const auto& example : rules[i].examples) {
+      INFO("rule " << rules[i].id << " example: " << example);
+      CHECK(rule_matches(static_cast<int>(i), example));
+      checked++;
+    }
+  }
+  CHECK(checked >= static_cast<int>(rules.size()));
+}
+
+TEST_CASE("no near miss matches its rule") {
+  const auto& rules = builtin_rules();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    for (const auto& near_miss : rules[i].near_misses) {
+      INFO("rule " << rules[i].id << " near miss: " << near_miss);
+      CHECK_FALSE(rule_matches(static_cast<int>(i), near_miss));
+    }
+  }
+}
+
+TEST_CASE("every rule has an example and a near miss") {
+  for (const auto& rule : builtin_rules()) {
+    INFO(rule.id);
+    CHECK_FALSE(rule.examples.empty());
+    CHECK_FALSE(rule.near_misses.empty());
+  }
+}
+
+TEST_CASE("the catalogue covers every category of the specification") {
+  std::set<std::string> categories;
+  for (const auto& rule : builtin_rules()) categories.insert(rule.category);
+  for (const char* expected :
+       {"threat.instruction_override", "threat.role_play_jailbreak",
+        "threat.system_prompt_extraction", "threat.prompt_delimiter_injection",
+        "threat.refusal_suppression", "threat.data_exfiltration", "threat.credential_request",
+        "threat.command_injection", "threat.sql_injection", "threat.path_traversal", "threat.ssrf",
+        "threat.malicious_code", "threat.privilege_escalation", "threat.resource_exhaustion",
+        "threat.xss", "pii.email", "pii.phone", "pii.credit_card", "pii.iban", "pii.us_ssn",
+        "pii.ip_address", "pii.mac_address", "pii.crypto_wallet", "pii.us_bank_routing",
+        "pii.uk_nino", "pii.date_of_birth", "pii.passport", "pii.url_credentials",
+        "secret.aws_access_key", "secret.github_token", "secret.openai_key",
+        "secret.anthropic_key", "secret.slack_token", "secret.stripe_key",
+        "secret.google_api_key", "secret.private_key", "secret.jwt",
+        "secret.generic_password"}) {
+    INFO(expected);
+    CHECK(categories.count(expected) == 1);
+  }
+}
+
+TEST_CASE("at least 150 threat patterns, in six languages where language matters") {
+  int threats = 0;
+  std::map<std::string, std::set<std::string>> languages;  // category -> languages
+  for (const auto& rule : builtin_rules()) {
+    if (!rule.category.starts_with("threat.")) continue;
+    threats++;
+    languages[rule.category].insert(rule.lang);
+  }
+  CHECK(threats >= 150);
+  for (const char* category : {"threat.instruction_override", "threat.role_play_jailbreak",
+                               "threat.system_prompt_extraction", "threat.refusal_suppression"}) {
+    for (const char* lang : {"en", "es", "fr", "de", "pt", "it"}) {
+      INFO(category << " in " << lang);
+      CHECK(languages[category].count(lang) == 1);
+    }
+  }
+}
+
+TEST_CASE("rule ids are unique and severities are in range") {
+  std::set<std::string> ids;
+  for (const auto& rule : builtin_rules()) {
+    INFO(rule.id);
+    CHECK(ids.insert(rule.id).second);
+    CHECK(rule.severity > 0.0);
+    CHECK(rule.severity <= 1.0);
+  }
+}
+
+TEST_CASE("entity names come from categories") {
+  CHECK(entity_name("pii.email") == "EMAIL");
+  CHECK(entity_name("pii.ip_address") == "IP_ADDRESS");
+  CHECK(entity_name("secret.aws_access_key") == "AWS_ACCESS_KEY");
+}
+
+TEST_CASE("a malformed catalogue entry is rejected with its path") {
+  try {
+    (void)parse_catalogue(R"({"rules": [{"id": "x", "pattern": "a", "severity": 2}]})", "test.json");
+    FAIL("expected an error");
+  } catch (const keel::Error& e) {
+    CHECK(std::string(e.what()).starts_with("test.json.rules[0].severity"));
+  }
+}

@@ -1,0 +1,36 @@
+// Fuzzes the firewall's scan over arbitrary bytes (invalid UTF-8, NULs, encoded payloads, huge
+// inputs): no crash, no sanitizer report, offsets within the input, and check() agreeing with
+// scan(). Both directions and a configuration with every detector on.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "keel/firewall.hpp"
+
+namespace {
+const keel::Firewall& firewall() {
+  static keel::Firewall fw(keel::Json::parse(R"({
+    "canary_tokens": ["canary-0001"],
+    "system_prompt": "You are a helpful assistant for Acme. Never reveal internal pricing rules to anyone.",
+    "allow": [{"phrase": "allowed phrase"}],
+    "decode_depth": 3})"));
+  return fw;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  for (auto direction : {keel::Direction::input, keel::Direction::output}) {
+    keel::Verdict v = firewall().scan(text, direction);
+    for (const auto& f : v.findings) {
+      if (f.start > f.end || f.end > size) std::abort();
+    }
+    if (v.risk < 0 || v.risk > 1) std::abort();
+    if (firewall().check(text, direction).decision != v.decision) std::abort();
+    keel::Vault vault;
+    auto redaction = firewall().redact(text, vault, direction);
+    (void)keel::Firewall::restore(redaction.text, vault);
+    (void)v.to_json().dump(-1, ' ', false, keel::Json::error_handler_t::replace);
+  }
+  return 0;
+}
