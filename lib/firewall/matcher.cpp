@@ -3,7 +3,8 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
-#include <future>
+#include <atomic>
+#include <thread>
 
 #include "keel/error.hpp"
 
@@ -27,6 +28,9 @@ struct Matcher::CompiledSet {
 
 namespace {
 
+constexpr std::size_t rules_per_set = 64;
+constexpr std::int64_t max_set_memory = 32 << 20;
+
 RE2::Options rule_options() {
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingUTF8);
@@ -43,38 +47,39 @@ Matcher::Matcher(std::vector<Rule> rules)
       compiled_(rules_.size()),
       value_group_(rules_.size(), 0) {
   RE2::Options set_options = rule_options();
-  set_options.set_max_mem(16 << 20);
-  for (int v = 0; v < view_count; ++v) {
-    sets_[v] = std::make_unique<CompiledSet>(set_options);
-  }
+  set_options.set_max_mem(max_set_memory);
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Rule& rule = rules_[i];
-    int v = static_cast<int>(rule.view);
+    ViewSets& view = views_[static_cast<int>(rule.view)];
+    if (view.sets.empty() || view.rules.back().size() >= rules_per_set) {
+      view.sets.push_back(std::make_unique<CompiledSet>(set_options));
+      view.rules.emplace_back();
+    }
     std::string error;
-    if (sets_[v]->set.Add(rule.pattern, &error) < 0) {
+    if (view.sets.back()->set.Add(rule.pattern, &error) < 0) {
       throw Error(Errc::invalid_config, "rule \"" + rule.id + "\": invalid pattern: " + error);
     }
-    set_rules_[v].push_back(static_cast<int>(i));
+    view.rules.back().push_back(static_cast<int>(i));
   }
-  // Compiling a set of a few hundred patterns takes tens of milliseconds (RE2's compiler):
-  // the views' sets compile in parallel.
-  std::array<std::future<bool>, view_count> compiled;
-  for (int v = 0; v < view_count; ++v) {
-    if (set_rules_[v].empty()) {
-      sets_[v].reset();
-      continue;
+  // Compiling sets takes tens of milliseconds in all (RE2's compiler): they compile in
+  // parallel, a few threads each taking the next set.
+  std::vector<RE2::Set*> all;
+  for (auto& view : views_) {
+    for (auto& set : view.sets) all.push_back(&set->set);
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    for (std::size_t k = next++; k < all.size(); k = next++) {
+      if (!all[k]->Compile()) failed = true;
     }
-    auto* set = &sets_[v]->set;
-    compiled[v] = std::async(set_rules_[v].size() > 8 ? std::launch::async : std::launch::deferred,
-                             [set] { return set->Compile(); });
-  }
-  for (int v = 0; v < view_count; ++v) {
-    if (compiled[v].valid() && !compiled[v].get()) {
-      throw Error(Errc::limit_exceeded, "the firewall's patterns for the " +
-                                            std::string(view_name(static_cast<View>(v))) +
-                                            " view exceed RE2's memory budget");
-    }
-  }
+  };
+  unsigned helpers = std::min<unsigned>(3, std::max(1u, std::thread::hardware_concurrency()) - 1);
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < helpers && all.size() > 4; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (failed) throw Error(Errc::limit_exceeded, "the firewall's patterns exceed RE2's memory budget");
 }
 
 Matcher::~Matcher() = default;
@@ -95,23 +100,26 @@ const RE2& Matcher::compiled(std::size_t index) const {
 
 void Matcher::candidates(View view, std::string_view text, std::uint8_t direction,
                          std::vector<int>& out) const {
-  int v = static_cast<int>(view);
-  if (!sets_[v]) return;
-  std::vector<int> matched;
-  RE2::Set::ErrorInfo info{};
+  const ViewSets& sets = views_[static_cast<int>(view)];
   re2::StringPiece piece(text.data(), text.size());
-  if (!sets_[v]->set.Match(piece, &matched, &info) && info.kind != RE2::Set::kNoError) {
-    // The DFA ran out of memory on this input: test each rule alone (slower, still linear).
+  std::vector<int> matched;
+  for (std::size_t s = 0; s < sets.sets.size(); ++s) {
     matched.clear();
-    for (std::size_t k = 0; k < set_rules_[v].size(); ++k) {
-      if (RE2::PartialMatch(piece, compiled(static_cast<std::size_t>(set_rules_[v][k])))) {
-        matched.push_back(static_cast<int>(k));
+    RE2::Set::ErrorInfo info{};
+    const auto& rules = sets.rules[s];
+    if (!sets.sets[s]->set.Match(piece, &matched, &info) && info.kind != RE2::Set::kNoError) {
+      // The DFA ran out of memory on this input: test each rule alone (slower, still linear).
+      matched.clear();
+      for (std::size_t k = 0; k < rules.size(); ++k) {
+        if (RE2::PartialMatch(piece, compiled(static_cast<std::size_t>(rules[k])))) {
+          matched.push_back(static_cast<int>(k));
+        }
       }
     }
-  }
-  for (int k : matched) {
-    int rule = set_rules_[v][static_cast<std::size_t>(k)];
-    if (rules_[static_cast<std::size_t>(rule)].directions & direction) out.push_back(rule);
+    for (int k : matched) {
+      int rule = rules[static_cast<std::size_t>(k)];
+      if (rules_[static_cast<std::size_t>(rule)].directions & direction) out.push_back(rule);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ class Matcher {
   void spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit) const;
 
   /// Whether any rule of `view` is keyed on leetspeak-folded words (the rot13 pass uses them).
-  bool has_view(View view) const noexcept { return sets_[static_cast<int>(view)] != nullptr; }
+  bool has_view(View view) const noexcept { return !views_[static_cast<int>(view)].sets.empty(); }
 
  private:
   // A rule's own RE2 is compiled the first time its set entry fires: most rules never match a
@@ -55,9 +55,15 @@ class Matcher {
   mutable std::unique_ptr<std::once_flag[]> compile_once_;
   mutable std::vector<std::unique_ptr<re2::RE2>> compiled_;
   mutable std::vector<int> value_group_;  // 1 when the pattern has a capturing group, else 0
+  // One view's rules are split into several RE2::Sets of at most `rules_per_set` patterns: a
+  // DFA over hundreds of phrase patterns has so many states that on varied text it rebuilds
+  // them constantly (hundreds of microseconds per prompt); small sets keep their DFAs cached.
   struct CompiledSet;  // an RE2::Set (a nested class, so it cannot be forward-declared)
-  std::array<std::unique_ptr<CompiledSet>, view_count> sets_;
-  std::array<std::vector<int>, view_count> set_rules_;  // set index -> rule index
+  struct ViewSets {
+    std::vector<std::unique_ptr<CompiledSet>> sets;
+    std::vector<std::vector<int>> rules;  // per set: set index -> rule index
+  };
+  std::array<ViewSets, view_count> views_;
 };
 
 }  // namespace keel::firewall
