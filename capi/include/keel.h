@@ -161,6 +161,88 @@ KEEL_API keel_status keel_firewall_set_event_callback(keel_firewall* firewall,
                                                       keel_event_fn callback, void* user_data,
                                                       keel_error** err);
 
+/* ---- Models and embedders ------------------------------------------------------------------
+ * A model comes from the model file format ({"provider": "openai" | "anthropic" | "scripted",
+ * "base_url", "model", "api_key_env", "timeout_ms", "retry", "circuit_breaker", "fallback"...})
+ * or from a host callback. Requests and responses are JSON:
+ *   request  {"messages": [{"role": "user", "content": "..."}], "tools": [...], "temperature",
+ *             "max_tokens", "stop", "response_format", "tool_choice"}
+ *   response {"message": {"role": "assistant", "content": "...", "tool_calls": [...]},
+ *             "finish_reason": "stop" | "tool_calls" | "length", "usage": {...}, "model": "..."}
+ * Models and embedders are safe to use from many threads at once. */
+typedef struct keel_model keel_model;
+typedef struct keel_embedder keel_embedder;
+
+/* Where a host callback puts its answer (keel copies it). Valid only during the callback. */
+typedef struct keel_reply keel_reply;
+/* Sets the answer: a response JSON (models) or a JSON array of vectors (embedders). */
+KEEL_API void keel_reply_set(keel_reply* reply, const char* json);
+/* Reports a failure instead; `message` reaches the caller's error. */
+KEEL_API void keel_reply_error(keel_reply* reply, keel_status code, const char* message);
+
+/* A host model: receives the request JSON, answers through `reply`, returns 0 (or non-zero for
+ * a failure when keel_reply_error was not called). Runs on one of keel's threads. */
+typedef int (*keel_model_fn)(const char* request_json, keel_reply* reply, void* user_data);
+/* A host embedder: receives a JSON array of texts, answers a JSON array of float arrays. */
+typedef int (*keel_embed_fn)(const char* texts_json, keel_reply* reply, void* user_data);
+/* A streamed piece: {"kind": "text", "text": "..."} or {"kind": "tool_call", "index": 0,
+ * "id"?, "name"?, "arguments": "..."}. Borrowed for the call's duration. */
+typedef void (*keel_delta_fn)(const char* delta_json, void* user_data);
+/* An asynchronous call's completion: status KEEL_OK with the response JSON, or an error
+ * status with the error message. Borrowed for the call's duration. */
+typedef void (*keel_done_fn)(keel_status status, const char* json_or_message, void* user_data);
+
+/* Creates a model from the model file format. KEEL_INVALID_CONFIG names the JSON path. */
+KEEL_API keel_status keel_model_new(const char* config_json, keel_model** out, keel_error** err);
+/* Creates a model whose answers come from `fn`. `user_data` must outlive the model. */
+KEEL_API keel_status keel_model_new_callback(keel_model_fn fn, void* user_data, keel_model** out,
+                                             keel_error** err);
+/* Frees a model. Accepts NULL. Calls in flight keep what they need alive. */
+KEEL_API void keel_model_free(keel_model* model);
+
+/* One blocking call. `options_json` may be NULL or {"timeout_ms": N} (the whole call, retries
+ * included). When `on_delta` is not NULL the call streams and reports each piece first.
+ * *response_json receives the response (caller frees). Errors carry the provider's HTTP status
+ * and message (never the API key). Must not be called from inside a keel callback. */
+KEEL_API keel_status keel_model_chat(keel_model* model, const char* request_json,
+                                     const char* options_json, keel_delta_fn on_delta,
+                                     void* user_data, char** response_json, keel_error** err);
+
+/* An asynchronous call in flight; cancel it, then free it (freeing does not cancel). */
+typedef struct keel_call keel_call;
+/* Starts a call; `done` runs exactly once on a keel thread (so do `on_delta` pieces, before
+ * it). *call receives a handle for keel_call_cancel (caller frees with keel_call_free). */
+KEEL_API keel_status keel_model_chat_async(keel_model* model, const char* request_json,
+                                           const char* options_json, keel_delta_fn on_delta,
+                                           keel_done_fn done, void* user_data, keel_call** call,
+                                           keel_error** err);
+/* Cancels a call: its `done` soon reports KEEL_CANCELLED (unless it already completed). */
+KEEL_API void keel_call_cancel(keel_call* call);
+/* Frees a call handle. Accepts NULL. */
+KEEL_API void keel_call_free(keel_call* call);
+
+/* Creates an embedder: {"provider": "hashing", "dimension": 1024, ...} or
+ * {"provider": "openai", "base_url", "model", "dimension", "batch_size", ...}. */
+KEEL_API keel_status keel_embedder_new(const char* config_json, keel_embedder** out,
+                                       keel_error** err);
+/* Creates an embedder whose vectors come from `fn` (each of `dimension` floats). */
+KEEL_API keel_status keel_embedder_new_callback(size_t dimension, keel_embed_fn fn,
+                                                void* user_data, keel_embedder** out,
+                                                keel_error** err);
+/* Frees an embedder. Accepts NULL. */
+KEEL_API void keel_embedder_free(keel_embedder* embedder);
+/* The vectors' dimension (0 for NULL, or for an HTTP embedder before its first answer when
+ * none was configured). */
+KEEL_API size_t keel_embedder_dimension(const keel_embedder* embedder);
+/* Embeds a JSON array of strings; *vectors_json receives a JSON array of float arrays. */
+KEEL_API keel_status keel_embedder_embed(const keel_embedder* embedder, const char* texts_json,
+                                         char** vectors_json, keel_error** err);
+/* The fast path: one text (`len` bytes) into `out`, which holds `capacity` floats (at least the
+ * dimension). */
+KEEL_API keel_status keel_embedder_embed_one(const keel_embedder* embedder, const char* text,
+                                             size_t len, float* out, size_t capacity,
+                                             keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,9 @@ void add_demo(CLI::App& app, int& status);
 /// Registers `keel scan`.
 void add_scan(CLI::App& app, int& status);
 
+/// Registers `keel chat`.
+void add_chat(CLI::App& app, int& status);
+
 /// Prints one JSON document (or JSON line) on stdout.
 void print_json(const Json& value);
 

@@ -3,3 +3,5 @@
 
 #include "keel/core.hpp"
 #include "keel/firewall.hpp"
+#include "keel/llm.hpp"
+#include "keel/resilience.hpp"

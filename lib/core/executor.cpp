@@ -1,5 +1,7 @@
 #include "keel/executor.hpp"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -100,9 +102,13 @@ void CancellationToken::Registration::reset() noexcept {
 // ---- executor -------------------------------------------------------------------------------
 
 namespace detail {
-void run_guarded(const std::function<void()>& fn) noexcept {
+void run_guarded(const std::function<void()>& fn) {
   try {
     fn();
+  } catch (abi::__forced_unwind&) {
+    // A thread being ended (pthread_exit, as Python does to threads at interpreter shutdown)
+    // unwinds with this; swallowing it aborts the process. Let the thread end.
+    throw;
   } catch (...) {
     static std::once_flag reported;
     Error error = error_from_current_exception();
@@ -137,6 +143,8 @@ Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
         try {
           io->run();
           return;
+        } catch (abi::__forced_unwind&) {
+          throw;  // the thread is being ended: see run_guarded
         } catch (...) {
           // Handlers are wrapped, so this is Asio itself failing; keep the loop alive.
           detail::run_guarded([] { throw; });

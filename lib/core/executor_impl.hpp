@@ -30,8 +30,9 @@ inline asio::io_context& io_context(Executor& executor) {
   return executor.impl().io;
 }
 /// Runs `fn`, reporting (not propagating) anything it throws: callbacks run on the event loop,
-/// where an escaping exception would end the process.
-void run_guarded(const std::function<void()>& fn) noexcept;
+/// where an escaping exception would end the process. The one exception let through is the
+/// forced unwind of a thread being ended (pthread_exit), which must not be swallowed.
+void run_guarded(const std::function<void()>& fn);
 }  // namespace detail
 
 }  // namespace keel

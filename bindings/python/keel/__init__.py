@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import _native
 from ._version import __version__
 from .firewall import Finding, Firewall, Redaction, Verdict
+from .llm import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec, Usage
 from .errors import (
     CancelledError,
     InternalError,
@@ -35,6 +36,14 @@ __all__ = [
     "Verdict",
     "Finding",
     "Redaction",
+    "ChatModel",
+    "ChatResponse",
+    "Delta",
+    "Embedder",
+    "Message",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",
