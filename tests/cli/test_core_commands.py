@@ -37,6 +37,10 @@ def test_demo_runs_offline_and_reports_timings(cli):
     report = cli.json("demo", "--json")
     assert report["core"]["threads"] >= 1
     assert report["core"]["timer_10ms_fired_after_us"] >= 10000
+    firewall = report["firewall"]
+    assert firewall["attack_decision"] == "block"
+    assert "ann@example.com" not in firewall["redacted"]
+    assert "ann@example.com" in firewall["restored"]
     text = cli.run("demo")
     assert text.returncode == 0
     assert "keel" in text.stdout
