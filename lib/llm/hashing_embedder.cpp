@@ -20,7 +20,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -217,6 +216,13 @@ class FeatureTable {
     used_.clear();
   }
 
+  /// Forgets the features of a text that failed half-way.
+  void clear() {
+    for (std::uint32_t i : used_)
+      slots_[i] = {};
+    used_.clear();
+  }
+
   /// Gives memory back after a huge text.
   void shrink() {
     if (slots_.size() > initial_slots * 16) {
@@ -232,16 +238,19 @@ class FeatureTable {
     std::uint32_t count = 0;
   };
 
+  // Keeps insertion order, so drain() adds to the output in the same order whatever the
+  // table's size was: the same text gives the same bits on every thread.
   void resize(std::size_t size) {
     std::vector<Slot> old = std::move(slots_);
+    std::vector<std::uint32_t> order = std::move(used_);
     slots_.assign(size, Slot{});
     used_.clear();
-    for (const Slot& slot : old) {
-      if (slot.key == 0) continue;
-      std::size_t i = static_cast<std::size_t>(slot.key) & (size - 1);
+    used_.reserve(order.size());
+    for (std::uint32_t at : order) {
+      std::size_t i = static_cast<std::size_t>(old[at].key) & (size - 1);
       while (slots_[i].key != 0)
         i = (i + 1) & (size - 1);
-      slots_[i] = slot;
+      slots_[i] = old[at];
       used_.push_back(static_cast<std::uint32_t>(i));
     }
   }
@@ -476,9 +485,14 @@ void HashingEmbedder::Impl::embed(std::string_view text, float* out) const {
   const std::size_t dimension = options.dimension;
   std::fill(out, out + dimension, 0.0f);
   Scratch& scratch = thread_scratch();
-  FeatureWriter writer(options, idf.empty() ? nullptr : idf.data(), scratch.table, out);
-  tokenise(text, scratch.token, [&](std::string_view token) { writer.token(token); });
-  writer.finish();
+  try {
+    FeatureWriter writer(options, idf.empty() ? nullptr : idf.data(), scratch.table, out);
+    tokenise(text, scratch.token, [&](std::string_view token) { writer.token(token); });
+    writer.finish();
+  } catch (...) {
+    scratch.table.clear();  // so the next text on this thread starts clean
+    throw;
+  }
   if (text.size() > (std::size_t{1} << 20)) scratch.table.shrink();
 
   // Four accumulators in a fixed order: fast, and the same sum on every platform.

@@ -133,6 +133,15 @@ TEST_CASE("hashing embedder: case, accents, width and compatibility forms fold t
   CHECK(embedder.embed("cafe  creme,file;strasse...42!") == plain);  // separators
 }
 
+TEST_CASE("hashing embedder: marks that spell vowels or voicing are kept, unlike accents") {
+  HashingEmbedder embedder;
+  CHECK(embedder.embed("\xE3\x81\x8C") != embedder.embed("\xE3\x81\x8B"));              // が, か
+  CHECK(embedder.embed("\xE3\x81\x8C") == embedder.embed("\xE3\x81\x8B\xE3\x82\x99"));  // か + ゙
+  CHECK(embedder.embed("\xE0\xA4\x95\xE0\xA4\xBF") != embedder.embed("\xE0\xA4\x95"));  // कि, क
+  CHECK(nonzero(embedder.embed("\xE0\xA4\x95\xE0\xA4\xBF")) ==
+        nonzero(embedder.embed("\xE0\xA4\x95\xE0\xA4\xBF")));
+}
+
 TEST_CASE("hashing embedder: word order matters through word bigrams") {
   HashingEmbedder with_bigrams;
   CHECK(with_bigrams.embed("dog bites man") != with_bigrams.embed("man bites dog"));
@@ -351,4 +360,25 @@ TEST_CASE("hashing embedder: concurrent embedding from many threads gives the sa
     thread.join();
   for (int m : mismatches)
     CHECK(m == 0);
+}
+
+TEST_CASE("hashing embedder: a text gives the same bits on a fresh thread and a warmed one") {
+  HashingEmbedder embedder;
+  auto words = [](int count, std::uint32_t seed) {
+    std::string text;
+    for (int i = 0; i < count; ++i) {
+      for (int k = 0; k < 6; ++k) {
+        seed = seed * 1664525u + 1013904223u;
+        text += static_cast<char>('a' + (seed >> 24) % 26);
+      }
+      text += ' ';
+    }
+    return text;
+  };
+  (void)embedder.embed(words(20000, 1));  // grows this thread's scratch
+  std::string text = words(150, 2);       // ~2,000 distinct features
+  auto warmed = embedder.embed(text);
+  std::vector<float> fresh;
+  std::thread([&] { fresh = embedder.embed(text); }).join();
+  CHECK(fresh == warmed);
 }

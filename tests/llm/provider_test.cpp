@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "keel/llm.hpp"
@@ -408,18 +409,24 @@ TEST_CASE("model configuration errors name the JSON path") {
 }
 
 TEST_CASE("openai embeddings are batched and their dimension checked") {
-  TestEndpoint endpoint({Reply::openai_embeddings({{1, 0, 0}, {0, 1, 0}}), Reply::openai_embeddings({{0, 0, 1}}),
+  // Batches go out concurrently and the endpoint answers in arrival order, so both batch replies
+  // are alike; which batch got which is checked through the recorded inputs.
+  TestEndpoint endpoint({Reply::openai_embeddings({{1, 0, 0}, {0, 1, 0}}),
+                         Reply::openai_embeddings({{1, 0, 0}, {0, 1, 0}}),
                          Reply::openai_embeddings({{1, 0}})});
   Json config = {{"provider", "openai"}, {"base_url", endpoint.base_url()}, {"model", "emb"},
                  {"dimension", 3}, {"batch_size", 2}, {"retry", {{"max_attempts", 1}}}};
   auto embedder = make_embedder(config);
-  auto vectors = embedder->embed_batch({"a", "b", "c"});
-  REQUIRE(vectors.size() == 3);
-  CHECK(vectors[2] == std::vector<float>{0, 0, 1});
-  CHECK(endpoint.requests().size() == 2);
-  CHECK(Json::parse(endpoint.requests()[0].body)["input"] == Json{"a", "b"});
+  auto vectors = embedder->embed_batch({"a", "b", "c", "d"});
+  REQUIRE(vectors.size() == 4);
+  CHECK(vectors[1] == std::vector<float>{0, 1, 0});
+  CHECK(vectors[3] == std::vector<float>{0, 1, 0});
+  auto requests = endpoint.requests();
+  REQUIRE(requests.size() == 2);
+  std::set<Json> inputs = {Json::parse(requests[0].body)["input"], Json::parse(requests[1].body)["input"]};
+  CHECK(inputs == std::set<Json>{Json{"a", "b"}, Json{"c", "d"}});
   try {
-    (void)embedder->embed("d");
+    (void)embedder->embed("e");
     FAIL("expected a dimension error");
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("have 2 dimensions, expected 3") != std::string::npos);
