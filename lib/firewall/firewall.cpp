@@ -75,6 +75,18 @@ constexpr std::string_view detector_categories[] = {
 constexpr std::size_t spans_per_rule = 4096;     // bounds the findings of one rule per scan
 constexpr std::size_t decode_budget = 1 << 20;   // bytes of encoded payloads decoded per scan
 constexpr int max_depth = 5;
+constexpr std::size_t scratch_keep_bytes = 4 << 20;  // re-faulting pages costs more than keeping them
+
+// Per-thread buffers for the normalised views of each decoding depth.
+struct Scratch {
+  std::array<Normalised, max_depth + 1> norms;
+  std::array<std::string, max_depth + 1> rot13;
+  void release() {
+    for (auto& n : norms) n = Normalised{};
+    for (auto& r : rot13) std::string().swap(r);
+  }
+};
+thread_local Scratch scratch;
 
 // ROT13 of the stems of attack words (ignore, instruct, system, prompt, password, reveal,
 // rules, previous, forget... in the six languages). The ROT13 pass over a text runs only when
@@ -274,9 +286,7 @@ struct Firewall::Impl {
 
   void collect(std::string_view text, std::uint8_t dir, int depth, std::size_t& budget,
                std::vector<Finding>& out) const {
-    thread_local std::array<Normalised, max_depth + 1> norms;
-    thread_local std::array<std::string, max_depth + 1> rot13_buffers;
-    Normalised& norm = norms[static_cast<std::size_t>(depth)];
+    Normalised& norm = scratch.norms[static_cast<std::size_t>(depth)];
     normalise(text, norm);
 
     run_view(View::raw, text, text, nullptr, dir, false, out);
@@ -285,7 +295,7 @@ struct Firewall::Impl {
 
     const bool decode = depth < config.decode_depth && category_enabled("threat.encoded_payload");
     if (decode && RE2::PartialMatch(norm.keyword, rot13_gate)) {
-      std::string& rotated = rot13_buffers[static_cast<std::size_t>(depth)];
+      std::string& rotated = scratch.rot13[static_cast<std::size_t>(depth)];
       rot13(norm.keyword, rotated);
       run_view(View::keyword, rotated, text, &norm, dir, true, out);
     }
@@ -349,6 +359,9 @@ struct Firewall::Impl {
     std::vector<Finding> out;
     std::size_t budget = decode_budget;
     collect(text, direction_bit(direction), 0, budget, out);
+    // The scratch views are kept per thread for speed; after a large text, give the memory back
+    // rather than hold the capacity of the largest text ever scanned.
+    if (text.size() > scratch_keep_bytes) scratch.release();
     if (truncated) {
       add(out, "threat.resource_exhaustion", "firewall.input_truncated", 0.5,
           {text.size(), full_size});

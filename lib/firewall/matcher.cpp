@@ -28,8 +28,8 @@ struct Matcher::CompiledSet {
 
 namespace {
 
-constexpr std::size_t rules_per_set = 64;
-constexpr std::int64_t max_set_memory = 32 << 20;
+constexpr std::size_t rules_per_set = 256;
+constexpr std::int64_t max_set_memory = 64 << 20;
 
 RE2::Options rule_options() {
   RE2::Options options;

@@ -55,9 +55,11 @@ class Matcher {
   mutable std::unique_ptr<std::once_flag[]> compile_once_;
   mutable std::vector<std::unique_ptr<re2::RE2>> compiled_;
   mutable std::vector<int> value_group_;  // 1 when the pattern has a capturing group, else 0
-  // One view's rules are split into several RE2::Sets of at most `rules_per_set` patterns: a
-  // DFA over hundreds of phrase patterns has so many states that on varied text it rebuilds
-  // them constantly (hundreds of microseconds per prompt); small sets keep their DFAs cached.
+  // A view's rules form one RE2::Set (split only past `rules_per_set` patterns). Its DFA needs
+  // room: with RE2's usual budget the states for hundreds of phrase patterns do not fit, and on
+  // varied text the cache is rebuilt constantly (hundreds of microseconds per prompt); with a
+  // 64 MiB budget they stay cached (a few microseconds). The budget is a ceiling, not an
+  // allocation: the sets hold about 14 MiB after a thousand varied prompts.
   struct CompiledSet;  // an RE2::Set (a nested class, so it cannot be forward-declared)
   struct ViewSets {
     std::vector<std::unique_ptr<CompiledSet>> sets;
