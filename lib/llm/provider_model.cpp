@@ -127,9 +127,12 @@ void ProviderModel::chat_async(ChatRequest request, CallOptions options,
   if (streaming) {
     call->stream = make_stream();
     call->on_delta = std::move(options.on_delta);
-    call->parser = std::make_unique<SseParser>([call](const SseEvent& event) {
-      if (auto error = call->stream->on_event(event, call->on_delta)) {
-        call->stream_error = std::move(error);
+    // The parser belongs to the call, so its handler holds a plain pointer: capturing the
+    // shared_ptr would make a cycle and leak every streamed call.
+    Call* raw = call.get();
+    call->parser = std::make_unique<SseParser>([raw](const SseEvent& event) {
+      if (auto error = raw->stream->on_event(event, raw->on_delta)) {
+        raw->stream_error = std::move(error);
         return false;
       }
       return true;
