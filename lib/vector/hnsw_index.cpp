@@ -1,0 +1,672 @@
+#include "vector/hnsw_index.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+
+// Everything hnswlib's headers include, included here first so that the include below, inside
+// an anonymous namespace, adds only hnswlib's own code: its header defines non-inline
+// functions (cpuid, AVXCapable...), which would clash with any other file that includes it.
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <list>
+#include <queue>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wextra"
+#endif
+namespace {
+#include <hnswlib/hnswlib.h>
+}  // namespace
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include "keel/error.hpp"
+#include "keel/executor.hpp"
+#include "vector/checksum.hpp"
+#include "vector/dot.hpp"
+
+namespace keel::vector {
+namespace {
+
+static_assert(sizeof(hnswlib::labeltype) == sizeof(HnswIndex::Label));
+
+using Graph = hnswlib::HierarchicalNSW<float>;
+
+// Inner-product space whose distance is 1 - dot, with keel's run-time dispatched dot().
+class DotSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit DotSpace(std::size_t dimension) : dimension_(dimension) {}
+  std::size_t get_data_size() override { return dimension_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
+  void* get_dist_func_param() override { return &dimension_; }
+
+ private:
+  static float distance(const void* a, const void* b, const void* dimension) {
+    return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b),
+                      *static_cast<const std::size_t*>(dimension));
+  }
+  std::size_t dimension_;
+};
+
+constexpr char file_magic[8] = {'K', 'E', 'E', 'L', 'H', 'N', 'S', 'W'};
+constexpr std::uint32_t file_version = 1;
+
+// The file: this header, then hnswlib 0.6.2's own saveIndex layout (so a file stripped of the
+// header is a plain hnswlib index).
+struct FileHeader {
+  char magic[8];
+  std::uint32_t version;
+  std::uint32_t header_size;
+  std::uint64_t dimension;
+  std::uint64_t owner;
+  std::uint64_t generation;
+  std::uint64_t max_label;
+  std::uint64_t elements;
+  std::uint64_t payload_bytes;
+  std::uint64_t payload_checksum;
+  std::uint64_t header_checksum;  // of the bytes above
+};
+static_assert(sizeof(FileHeader) == 80);
+
+// hnswlib's fixed fields at the start of the payload.
+#pragma pack(push, 1)
+struct GraphHeader {
+  std::uint64_t offset_level0;
+  std::uint64_t max_elements;
+  std::uint64_t elements;
+  std::uint64_t size_data_per_element;
+  std::uint64_t label_offset;
+  std::uint64_t offset_data;
+  std::int32_t max_level;
+  std::uint32_t entry_point;
+  std::uint64_t max_m;
+  std::uint64_t max_m0;
+  std::uint64_t m;
+  double mult;
+  std::uint64_t ef_construction;
+};
+#pragma pack(pop)
+static_assert(sizeof(GraphHeader) == 96);
+
+std::string errno_text() { return std::strerror(errno); }
+
+class FileWriter {
+ public:
+  FileWriter(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(Errc::io, "cannot create " + path + ": " + errno_text());
+  }
+  ~FileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write(const void* data, std::size_t size, bool hashed = true) {
+    if (hashed) checksum_.update(data, size);
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = ::write(fd_, p, std::min<std::size_t>(size, 1 << 24));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Error(Errc::io, "cannot write " + path_ + ": " + errno_text());
+      p += n;
+      size -= static_cast<std::size_t>(n);
+      written_ += static_cast<std::uint64_t>(n);
+    }
+  }
+  void write_at(std::uint64_t offset, const void* data, std::size_t size) {
+    if (::pwrite(fd_, data, size, static_cast<off_t>(offset)) != static_cast<ssize_t>(size)) {
+      throw Error(Errc::io, "cannot write " + path_ + ": " + errno_text());
+    }
+  }
+  void sync_and_close() {
+    if (::fsync(fd_) != 0) throw Error(Errc::io, "cannot sync " + path_ + ": " + errno_text());
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) throw Error(Errc::io, "cannot close " + path_ + ": " + errno_text());
+  }
+  std::uint64_t written() const { return written_; }
+  std::uint64_t checksum() const { return checksum_.value(); }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t written_ = 0;
+  Checksum checksum_;
+};
+
+class FileReader {
+ public:
+  explicit FileReader(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ >= 0) {
+      struct stat st;
+      if (::fstat(fd_, &st) == 0) size_ = static_cast<std::uint64_t>(st.st_size);
+    }
+  }
+  ~FileReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool is_open() const { return fd_ >= 0; }
+  std::uint64_t size() const { return size_; }
+  // Reads exactly `size` bytes, hashing them when asked; false on a short read.
+  bool read(void* out, std::size_t size, Checksum* checksum) {
+    char* p = static_cast<char*>(out);
+    while (size > 0) {
+      std::size_t chunk = std::min<std::size_t>(size, 8 << 20);
+      std::size_t got = 0;
+      while (got < chunk) {
+        ssize_t n = ::read(fd_, p + got, chunk - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        got += static_cast<std::size_t>(n);
+      }
+      if (checksum) checksum->update(p, chunk);  // while the chunk is still in cache
+      p += chunk;
+      size -= chunk;
+    }
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+std::uint16_t list_count(const char* list) {
+  std::uint16_t count;
+  std::memcpy(&count, list, sizeof count);
+  return count;
+}
+
+void sync_directory_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+struct HnswIndex::State {
+  explicit State(std::size_t dimension) : space(dimension) {}
+  DotSpace space;  // must outlive graph, which points into it
+  std::unique_ptr<Graph> graph;
+  Label max_label = 0;
+};
+
+namespace {
+
+// hnswlib throws std::runtime_error and std::bad_alloc; callers see keel::Error.
+[[noreturn]] void rethrow_as_keel_error(const char* what) {
+  try {
+    throw;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Error(Errc::limit_exceeded, std::string("vector index: out of memory while ") + what);
+  } catch (const std::exception& e) {
+    throw Error(Errc::internal, std::string("vector index: ") + what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+HnswIndex::HnswIndex(std::size_t dimension, std::size_t max_elements, std::size_t M,
+                     std::size_t ef_construction, std::size_t seed)
+    : dimension_(dimension) {
+  if (dimension == 0) throw Error(Errc::invalid_argument, "vector index: dimension must be > 0");
+  if (M < 2 || M > 10000) throw Error(Errc::invalid_argument, "vector index: M must be in 2..10000");
+  try {
+    state_ = std::make_unique<State>(dimension);
+    state_->graph = std::make_unique<Graph>(&state_->space, std::max<std::size_t>(max_elements, 16),
+                                            M, ef_construction, seed);
+    state_->graph->metric_distance_computations = 0;
+    state_->graph->metric_hops = 0;
+  } catch (...) {
+    rethrow_as_keel_error("creating the index");
+  }
+}
+
+HnswIndex::HnswIndex(std::size_t dimension, std::unique_ptr<State> state)
+    : dimension_(dimension), state_(std::move(state)) {}
+
+HnswIndex::~HnswIndex() = default;
+
+HnswIndex::HnswIndex(HnswIndex&& other) noexcept
+    : dimension_(other.dimension_), state_(std::move(other.state_)) {}
+
+HnswIndex& HnswIndex::operator=(HnswIndex&& other) noexcept {
+  if (this != &other) {
+    std::unique_lock lock(mutex_);
+    dimension_ = other.dimension_;
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+void HnswIndex::grow_for(std::size_t extra) {
+  Graph& g = *state_->graph;
+  std::size_t needed = g.cur_element_count + extra;
+  if (needed <= g.max_elements_) return;
+  try {
+    g.resizeIndex(std::max(needed, g.max_elements_ * 2));
+  } catch (...) {
+    rethrow_as_keel_error("growing the index");
+  }
+}
+
+void HnswIndex::add(Label label, const float* vector) {
+  std::unique_lock lock(mutex_);
+  grow_for(1);
+  try {
+    state_->graph->addPoint(vector, label);
+  } catch (...) {
+    rethrow_as_keel_error("adding a vector");
+  }
+  state_->max_label = std::max(state_->max_label, label);
+}
+
+void HnswIndex::add_batch(std::size_t n, const Label* labels, const float* vectors,
+                          Executor* executor) {
+  if (n == 0) return;
+  std::unique_lock lock(mutex_);
+  grow_for(n);
+  Graph& g = *state_->graph;
+  for (std::size_t i = 0; i < n; ++i)
+    state_->max_label = std::max(state_->max_label, labels[i]);
+  unsigned threads = executor ? executor->threads() : 1;
+  // Small batches and single threads add in place; parallel adds pay for a hand-off.
+  if (threads <= 1 || n < 64) {
+    try {
+      for (std::size_t i = 0; i < n; ++i)
+        g.addPoint(vectors + i * dimension_, labels[i]);
+    } catch (...) {
+      rethrow_as_keel_error("adding vectors");
+    }
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  unsigned running = threads;
+  std::exception_ptr failure;
+  auto work = [&] {
+    try {
+      for (std::size_t i = next++; i < n && !failure; i = next++)
+        g.addPoint(vectors + i * dimension_, labels[i]);
+    } catch (...) {
+      std::lock_guard guard(done_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+    std::lock_guard guard(done_mutex);
+    if (--running == 0) done_cv.notify_all();
+  };
+  for (unsigned t = 0; t < threads; ++t)
+    executor->post(work);
+  std::unique_lock wait(done_mutex);
+  done_cv.wait(wait, [&] { return running == 0; });
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (...) {
+      rethrow_as_keel_error("adding vectors");
+    }
+  }
+}
+
+std::vector<std::pair<HnswIndex::Label, float>> HnswIndex::search(const float* query,
+                                                                  std::size_t k,
+                                                                  std::size_t ef) const {
+  std::vector<std::pair<Label, float>> out;
+  if (k == 0) return out;
+  std::shared_lock lock(mutex_);
+  const Graph& g = *state_->graph;
+  if (g.cur_element_count == 0 || g.num_deleted_ >= g.cur_element_count) return out;
+  // hnswlib searches with max(ef_, k) and ef_ is shared: asking for max(k, ef) results gives
+  // this query its own breadth without writing to the index.
+  std::priority_queue<std::pair<float, hnswlib::labeltype>> found;
+  try {
+    found = g.searchKnn(query, std::max(k, ef));
+  } catch (...) {
+    rethrow_as_keel_error("searching");
+  }
+  out.resize(found.size());
+  for (std::size_t i = found.size(); i-- > 0;) {
+    out[i] = {found.top().second, 1.0f - found.top().first};
+    found.pop();
+  }
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+bool HnswIndex::mark_deleted(Label label) {
+  std::unique_lock lock(mutex_);
+  Graph& g = *state_->graph;
+  auto it = g.label_lookup_.find(label);
+  if (it == g.label_lookup_.end() || g.isMarkedDeleted(it->second)) return false;
+  g.markDeletedInternal(it->second);
+  return true;
+}
+
+bool HnswIndex::contains(Label label) const {
+  std::shared_lock lock(mutex_);
+  const Graph& g = *state_->graph;
+  auto it = g.label_lookup_.find(label);
+  return it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second);
+}
+
+std::size_t HnswIndex::size() const {
+  std::shared_lock lock(mutex_);
+  return state_->graph->cur_element_count - state_->graph->num_deleted_;
+}
+
+std::size_t HnswIndex::deleted_count() const {
+  std::shared_lock lock(mutex_);
+  return state_->graph->num_deleted_;
+}
+
+std::size_t HnswIndex::capacity() const {
+  std::shared_lock lock(mutex_);
+  return state_->graph->max_elements_;
+}
+
+void HnswIndex::resize(std::size_t max_elements) {
+  std::unique_lock lock(mutex_);
+  Graph& g = *state_->graph;
+  max_elements = std::max(max_elements, g.cur_element_count);
+  if (max_elements == g.max_elements_) return;
+  try {
+    g.resizeIndex(std::max<std::size_t>(max_elements, 16));
+  } catch (...) {
+    rethrow_as_keel_error("resizing the index");
+  }
+}
+
+HnswIndex::Label HnswIndex::max_label() const {
+  std::shared_lock lock(mutex_);
+  return state_->max_label;
+}
+
+void HnswIndex::save(const std::string& path, FileInfo info) const {
+  std::shared_lock lock(mutex_);
+  const Graph& g = *state_->graph;
+  const std::string temporary = path + ".tmp";
+  try {
+    FileWriter out(temporary);
+    FileHeader header{};
+    out.write(&header, sizeof header, false);  // rewritten once the checksum is known
+
+    GraphHeader gh{};
+    gh.offset_level0 = g.offsetLevel0_;
+    gh.max_elements = g.max_elements_;
+    gh.elements = g.cur_element_count;
+    gh.size_data_per_element = g.size_data_per_element_;
+    gh.label_offset = g.label_offset_;
+    gh.offset_data = g.offsetData_;
+    gh.max_level = g.maxlevel_;
+    gh.entry_point = g.enterpoint_node_;
+    gh.max_m = g.maxM_;
+    gh.max_m0 = g.maxM0_;
+    gh.m = g.M_;
+    gh.mult = g.mult_;
+    gh.ef_construction = g.ef_construction_;
+    out.write(&gh, sizeof gh);
+    out.write(g.data_level0_memory_, g.cur_element_count * g.size_data_per_element_);
+    std::vector<char> links;
+    for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+      std::uint32_t bytes =
+          g.element_levels_[i] > 0
+              ? static_cast<std::uint32_t>(g.size_links_per_element_ *
+                                           static_cast<std::size_t>(g.element_levels_[i]))
+              : 0;
+      const char* b = reinterpret_cast<const char*>(&bytes);
+      links.insert(links.end(), b, b + sizeof bytes);
+      if (bytes) links.insert(links.end(), g.linkLists_[i], g.linkLists_[i] + bytes);
+      if (links.size() > (4u << 20)) {
+        out.write(links.data(), links.size());
+        links.clear();
+      }
+    }
+    out.write(links.data(), links.size());
+
+    std::memcpy(header.magic, file_magic, sizeof file_magic);
+    header.version = file_version;
+    header.header_size = sizeof(FileHeader);
+    header.dimension = dimension_;
+    header.owner = info.owner;
+    header.generation = info.generation;
+    header.max_label = state_->max_label;
+    header.elements = g.cur_element_count;
+    header.payload_bytes = out.written() - sizeof(FileHeader);
+    header.payload_checksum = out.checksum();
+    header.header_checksum = checksum(&header, offsetof(FileHeader, header_checksum));
+    out.write_at(0, &header, sizeof header);
+    out.sync_and_close();
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      throw Error(Errc::io, "cannot rename " + temporary + " to " + path + ": " + errno_text());
+    }
+    sync_directory_of(path);
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    rethrow_as_keel_error("saving the index");
+  }
+}
+
+std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t dimension,
+                                         std::uint64_t owner, FileInfo* info,
+                                         std::string* rejection) {
+  auto reject = [&](const std::string& why) -> std::optional<HnswIndex> {
+    if (rejection) *rejection = why;
+    return std::nullopt;
+  };
+  try {
+    FileReader in(path);
+    if (!in.is_open()) return reject("missing");
+    FileHeader header;
+    if (in.size() < sizeof header || !in.read(&header, sizeof header, nullptr)) {
+      return reject("truncated header");
+    }
+    if (std::memcmp(header.magic, file_magic, sizeof file_magic) != 0) return reject("not an index file");
+    if (header.header_checksum != checksum(&header, offsetof(FileHeader, header_checksum))) {
+      return reject("corrupt header");
+    }
+    if (header.version != file_version || header.header_size != sizeof header) {
+      return reject("unsupported version " + std::to_string(header.version));
+    }
+    if (header.dimension != dimension) {
+      return reject("dimension " + std::to_string(header.dimension) + ", expected " +
+                    std::to_string(dimension));
+    }
+    if (header.owner != owner) return reject("belongs to another database");
+    if (header.payload_bytes != in.size() - sizeof header) return reject("truncated");
+
+    Checksum sum;
+    GraphHeader gh;
+    if (header.payload_bytes < sizeof gh || !in.read(&gh, sizeof gh, &sum)) return reject("truncated");
+    const std::uint64_t n = gh.elements;
+    const std::uint64_t links0 = gh.max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    const std::uint64_t links_upper = gh.max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    const std::uint64_t data_bytes = dimension * sizeof(float);
+    bool shape_ok = gh.m >= 2 && gh.m <= 10000 && gh.max_m == gh.m && gh.max_m0 == 2 * gh.m &&
+                    gh.offset_level0 == 0 && gh.offset_data == links0 &&
+                    gh.label_offset == links0 + data_bytes &&
+                    gh.size_data_per_element == gh.label_offset + sizeof(hnswlib::labeltype) &&
+                    std::isfinite(gh.mult) && gh.mult > 0 && gh.ef_construction >= 1 &&
+                    gh.ef_construction <= (1u << 24) && n == header.elements &&
+                    n < std::numeric_limits<hnswlib::tableint>::max() &&
+                    n <= (header.payload_bytes - sizeof gh) / gh.size_data_per_element;
+    if (!shape_ok) return reject("inconsistent graph header");
+    if (n == 0 ? gh.max_level != -1 : (gh.max_level < 0 || gh.max_level > 64 || gh.entry_point >= n)) {
+      return reject("inconsistent entry point");
+    }
+    const std::uint64_t level0_bytes = n * gh.size_data_per_element;
+    const std::size_t capacity = static_cast<std::size_t>(std::max<std::uint64_t>(n + n / 4, n + 1024));
+
+    // Read straight into the memory hnswlib will own.
+    struct Free {
+      void operator()(char* p) const { std::free(p); }
+    };
+    std::unique_ptr<char, Free> level0(static_cast<char*>(std::malloc(capacity * gh.size_data_per_element)));
+    if (!level0) return reject("out of memory");
+    if (!in.read(level0.get(), level0_bytes, &sum)) return reject("truncated");
+    std::vector<char> tail(header.payload_bytes - sizeof gh - level0_bytes);
+    if (!in.read(tail.data(), tail.size(), &sum)) return reject("truncated");
+    if (sum.value() != header.payload_checksum) return reject("checksum mismatch");
+
+    // Structure: every list count and neighbour id in range, every upper-level neighbour
+    // present on that level, the entry point on the top level.
+    std::vector<int> levels(n, 0);
+    std::vector<std::uint64_t> offsets(n, 0);
+    std::uint64_t at = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint32_t bytes;
+      if (tail.size() - at < sizeof bytes) return reject("truncated link lists");
+      std::memcpy(&bytes, tail.data() + at, sizeof bytes);
+      at += sizeof bytes;
+      if (bytes % links_upper != 0 || bytes / links_upper > static_cast<std::uint64_t>(gh.max_level) ||
+          tail.size() - at < bytes) {
+        return reject("corrupt link lists");
+      }
+      levels[i] = static_cast<int>(bytes / links_upper);
+      offsets[i] = at;
+      at += bytes;
+    }
+    if (at != tail.size()) return reject("trailing bytes");
+    if (n > 0 && levels[gh.entry_point] != gh.max_level) return reject("inconsistent entry point");
+    std::uint64_t deleted = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const char* list = level0.get() + i * gh.size_data_per_element;
+      std::uint16_t count = list_count(list);
+      if (count > gh.max_m0) return reject("corrupt neighbour list");
+      for (std::uint16_t j = 0; j < count; ++j) {
+        hnswlib::tableint id;
+        std::memcpy(&id, list + 4 + 4 * j, sizeof id);
+        if (id >= n) return reject("corrupt neighbour list");
+      }
+      if (static_cast<unsigned char>(list[2]) & Graph::DELETE_MARK) ++deleted;
+      for (int l = 1; l <= levels[i]; ++l) {
+        const char* upper = tail.data() + offsets[i] + static_cast<std::uint64_t>(l - 1) * links_upper;
+        std::uint16_t c = list_count(upper);
+        if (c > gh.max_m) return reject("corrupt neighbour list");
+        for (std::uint16_t j = 0; j < c; ++j) {
+          hnswlib::tableint id;
+          std::memcpy(&id, upper + 4 + 4 * j, sizeof id);
+          if (id >= n || levels[id] < l) return reject("corrupt neighbour list");
+        }
+      }
+    }
+
+    // Build the graph from validated bytes (what hnswlib's loadIndex does, without reading
+    // the file twice).
+    auto state = std::make_unique<State>(dimension);
+    state->graph.reset(new Graph(&state->space));  // this constructor initialises nothing
+    Graph& g = *state->graph;
+    g.cur_element_count = 0;  // keeps the destructor safe until the end
+    g.data_level0_memory_ = nullptr;
+    g.linkLists_ = nullptr;
+    g.visited_list_pool_ = nullptr;
+    g.num_deleted_ = 0;
+    g.metric_distance_computations = 0;
+    g.metric_hops = 0;
+
+    g.linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
+    if (!g.linkLists_) return reject("out of memory");
+    g.element_levels_ = std::vector<int>(capacity, 0);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (levels[i] == 0) continue;
+      std::size_t bytes = static_cast<std::size_t>(levels[i]) * links_upper;
+      g.linkLists_[i] = static_cast<char*>(std::malloc(bytes));
+      if (!g.linkLists_[i]) {
+        for (std::uint64_t j = 0; j < i; ++j)
+          std::free(g.linkLists_[j]);
+        return reject("out of memory");
+      }
+      std::memcpy(g.linkLists_[i], tail.data() + offsets[i], bytes);
+      g.element_levels_[i] = levels[i];
+    }
+    g.offsetLevel0_ = 0;
+    g.max_elements_ = capacity;
+    g.size_data_per_element_ = gh.size_data_per_element;
+    g.size_links_per_element_ = links_upper;
+    g.size_links_level0_ = links0;
+    g.label_offset_ = gh.label_offset;
+    g.offsetData_ = gh.offset_data;
+    g.maxlevel_ = gh.max_level;
+    g.enterpoint_node_ = n == 0 ? static_cast<hnswlib::tableint>(-1) : gh.entry_point;
+    g.maxM_ = gh.max_m;
+    g.maxM0_ = gh.max_m0;
+    g.M_ = gh.m;
+    g.mult_ = gh.mult;
+    g.revSize_ = 1.0 / gh.mult;
+    g.ef_construction_ = gh.ef_construction;
+    g.ef_ = 10;
+    g.data_size_ = state->space.get_data_size();
+    g.fstdistfunc_ = state->space.get_dist_func();
+    g.dist_func_param_ = state->space.get_dist_func_param();
+    std::vector<std::mutex>(capacity).swap(g.link_list_locks_);
+    std::vector<std::mutex>(Graph::max_update_element_locks).swap(g.link_list_update_locks_);
+    g.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
+    g.level_generator_.seed(100 + n);
+    g.update_probability_generator_.seed(101 + n);
+    g.label_lookup_.reserve(n);
+    g.data_level0_memory_ = level0.release();
+    g.cur_element_count = n;
+    Label max_label = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      Label label = g.getExternalLabel(static_cast<hnswlib::tableint>(i));
+      g.label_lookup_[label] = static_cast<hnswlib::tableint>(i);
+      max_label = std::max(max_label, label);
+    }
+    g.num_deleted_ = deleted;
+    state->max_label = std::max<Label>(max_label, header.max_label);
+    if (info) {
+      info->owner = header.owner;
+      info->generation = header.generation;
+      info->max_label = header.max_label;
+      info->dimension = header.dimension;
+      info->elements = n;
+    }
+    return HnswIndex(dimension, std::move(state));
+  } catch (const std::bad_alloc&) {
+    return reject("out of memory");
+  } catch (const std::exception& e) {
+    return reject(e.what());
+  }
+}
+
+}  // namespace keel::vector
