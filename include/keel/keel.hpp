@@ -5,3 +5,4 @@
 #include "keel/firewall.hpp"
 #include "keel/llm.hpp"
 #include "keel/resilience.hpp"
+#include "keel/router.hpp"
