@@ -243,6 +243,130 @@ KEEL_API keel_status keel_embedder_embed_one(const keel_embedder* embedder, cons
                                              size_t len, float* out, size_t capacity,
                                              keel_error** err);
 
+/* ---- Router --------------------------------------------------------------------------------
+ * Decides which route (a skill, an agent, a queue) handles a request through a three-tier
+ * cascade where the first confident tier wins: condition (keywords, RE2 patterns, metadata
+ * predicates), semantic (the request embedded and compared with each route's utterances), and
+ * llm (a model picks among the route names and descriptions). The configuration is the routes
+ * file of SPEC.md:
+ *   {"exit_threshold": 0.8, "fallback": "general",
+ *    "routes": [{"name", "description", "conditions": [...], "utterances": [...],
+ *                "threshold"}], "top_k", "embedder", "semantic", "llm", "fitted"}
+ * Results are JSON:
+ *   {"route": "billing" | null, "confidence": 0.93,
+ *    "tier": "condition" | "semantic" | "llm" | "fallback" | "none",
+ *    "candidates": [{"route", "score"}],
+ *    "timings_us": {"condition", "semantic", "llm", "total"}, "reason"?: "..."}
+ * Labelled examples (fit, evaluate) are a JSON array of
+ *   {"text": "...", "metadata"?: {...}, "route": "name" | null}     (null: out of scope).
+ * A router is safe to use from many threads at once: route, route_text, route_async, top_k,
+ * evaluate, config and save run concurrently, and fit, add_route and remove_route may run
+ * alongside them (routing sees the routes before or after a change, never half of it).
+ * Malformed JSON is KEEL_PARSE; a bad configuration is KEEL_INVALID_CONFIG naming the JSON path
+ * ("routes[3].threshold: expected number, got string"); a bad request or example is
+ * KEEL_INVALID_ARGUMENT naming its path ("examples[2].route: required (null: out of scope)"). */
+typedef struct keel_router keel_router;
+
+/* Creates a router from routes-file JSON (required). `model` (may be NULL: the llm tier is
+ * skipped) and `embedder` (may be NULL: the configuration's "embedder", else the built-in
+ * hashing embedder) are borrowed: the router takes its own reference, so they may be freed
+ * right after this call. Embeds every utterance before returning. *out receives the router
+ * (free with keel_router_free). */
+KEEL_API keel_status keel_router_new(const char* config_json, keel_model* model,
+                                     keel_embedder* embedder, keel_router** out,
+                                     keel_error** err);
+
+/* Frees a router. Accepts NULL. No call on it may be in progress. */
+KEEL_API void keel_router_free(keel_router* router);
+
+/* Routes one request: `request_json` is {"text": "...", "metadata"?: {...}} or a JSON string,
+ * plus two optional run settings: "use_llm": false stops after the semantic tier, and
+ * "timeout_ms": N bounds the whole request. *result_json receives the result (caller frees
+ * with keel_free). Whatever the model answers or fails with becomes tier "none" or "fallback"
+ * with a "reason", not an error. Blocks while the llm tier waits on the model, so it must not
+ * be called from inside a keel callback (KEEL_INVALID_ARGUMENT): use keel_router_route_async. */
+KEEL_API keel_status keel_router_route(const keel_router* router, const char* request_json,
+                                       char** result_json, keel_error** err);
+
+/* The fast path for a request without metadata: `len` bytes of `text` (need not be
+ * NUL-terminated). *result_json receives the result (caller frees with keel_free). */
+KEEL_API keel_status keel_router_route_text(const keel_router* router, const char* text,
+                                            size_t len, char** result_json, keel_error** err);
+
+/* Routes asynchronously: the condition and semantic tiers run on the calling thread, the llm
+ * tier on keel's executor without holding a thread. `done` runs exactly once, with KEEL_OK and
+ * the result JSON or an error status and its message (borrowed for the call's duration); it
+ * may run before this function returns (when no model is needed) or on a keel thread.
+ * When `call` is not NULL, *call receives a handle for keel_call_cancel (caller frees it with
+ * keel_call_free; freeing does not cancel). When this function fails, `done` is never called. */
+KEEL_API keel_status keel_router_route_async(const keel_router* router, const char* request_json,
+                                             keel_done_fn done, void* user_data, keel_call** call,
+                                             keel_error** err);
+
+/* The `k` (>= 1) best routes for `len` bytes of `text` by the condition and semantic tiers,
+ * best first. `metadata_json` may be NULL or a JSON object for the metadata conditions.
+ * *candidates_json receives a JSON array of {"route", "score"} (caller frees with keel_free). */
+KEEL_API keel_status keel_router_top_k(const keel_router* router, const char* text, size_t len,
+                                       size_t k, const char* metadata_json,
+                                       char** candidates_json, keel_error** err);
+
+/* Learns from labelled examples: trains the semantic layer, calibrates confidence and tunes
+ * per-route thresholds; the llm tier is not consulted. `options_json` may be NULL or
+ * {"layer": "auto" | "always" | "never", "epochs", "l2", "per_route_thresholds", "seed"}.
+ * *report_json receives {"layer", "threshold", "objective", "in_scope_accuracy",
+ * "out_of_scope_recall", "routes_tuned", "seconds"} (caller frees; `report_json` may be NULL
+ * when the report is not wanted). KEEL_INVALID_ARGUMENT for an empty list or an example naming
+ * an unknown route. */
+KEEL_API keel_status keel_router_fit(keel_router* router, const char* examples_json,
+                                     const char* options_json, char** report_json,
+                                     keel_error** err);
+
+/* Routes every labelled example (the llm tier only when `use_llm` is non-zero) and measures the
+ * outcome. *evaluation_json receives {"examples", "accuracy", "in_scope": {"examples",
+ * "accuracy"}, "out_of_scope": {"examples", "recall", "precision"}, "tiers": {...},
+ * "routes": {"name": {"precision", "recall", "support"}}, "confused": [{"expected",
+ * "predicted", "count"}]} (caller frees with keel_free). */
+KEEL_API keel_status keel_router_evaluate(const keel_router* router, const char* examples_json,
+                                          int use_llm, char** evaluation_json, keel_error** err);
+
+/* Adds a route ({"name", "description", "conditions", "utterances", "threshold"}), or replaces
+ * the route of the same name. KEEL_INVALID_CONFIG names the JSON path ("route.conditions[0]"). */
+KEEL_API keel_status keel_router_add_route(keel_router* router, const char* route_json,
+                                           keel_error** err);
+
+/* Removes the route called `name`. *removed (when `removed` is not NULL) receives 1, or 0 when
+ * there was no such route (not an error). */
+KEEL_API keel_status keel_router_remove_route(keel_router* router, const char* name,
+                                              int* removed, keel_error** err);
+
+/* The configuration as it stands (routes, tuned thresholds, learnt state): a routes file that
+ * keel_router_new accepts. *config_json receives it (caller frees with keel_free). */
+KEEL_API keel_status keel_router_config(const keel_router* router, char** config_json,
+                                        keel_error** err);
+
+/* Saves the router with its utterance vectors and learnt state to one file at `path` (written
+ * to a temporary file and renamed), so keel_router_load does not embed again. */
+KEEL_API keel_status keel_router_save(const keel_router* router, const char* path,
+                                      keel_error** err);
+
+/* Loads what keel_router_save wrote. `model` and `embedder` are borrowed as in keel_router_new;
+ * an embedder given here must have the saved dimension. A damaged file is KEEL_IO or
+ * KEEL_PARSE, never a crash. *out receives the router (free with keel_router_free). */
+KEEL_API keel_status keel_router_load(const char* path, keel_model* model,
+                                      keel_embedder* embedder, keel_router** out,
+                                      keel_error** err);
+
+/* 1 when `path` starts like a file keel_router_save wrote, else 0 (also for NULL or a file
+ * that cannot be read). */
+KEEL_API int keel_router_is_saved(const char* path);
+
+/* Receives a "router.route" event per routed request; NULL removes it. Events may arrive from
+ * any thread. When this returns, the previous callback is no longer running and will not be
+ * called again, so its user_data may be released. Must not be called from inside the
+ * callback. */
+KEEL_API keel_status keel_router_set_event_callback(keel_router* router, keel_event_fn callback,
+                                                    void* user_data, keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif
