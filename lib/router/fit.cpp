@@ -21,19 +21,17 @@ struct Scored {
   double confidence = 0;
 };
 
-// Weights of the objective: the mean of in-scope accuracy and out-of-scope recall, so a few
-// hundred out-of-scope examples are not drowned by thousands of in-scope ones. Without
-// out-of-scope examples it is plain accuracy.
+// Weights of the objective per example: (1 - w) shared by the in-scope examples, w by the
+// out-of-scope ones, so a few hundred out-of-scope examples are not drowned by thousands of
+// in-scope ones. Without out-of-scope examples it is plain accuracy.
 struct Objective {
   double in_weight = 0, out_weight = 0;
-  Objective(std::size_t in_scope, std::size_t out_of_scope) {
+  Objective(std::size_t in_scope, std::size_t out_of_scope, double w) {
     if (in_scope && out_of_scope) {
-      in_weight = 0.5 / static_cast<double>(in_scope);
-      out_weight = 0.5 / static_cast<double>(out_of_scope);
-    } else if (in_scope) {
-      in_weight = 1.0 / static_cast<double>(in_scope);
-    } else if (out_of_scope) {
-      out_weight = 1.0 / static_cast<double>(out_of_scope);
+      in_weight = (1.0 - w) / static_cast<double>(in_scope);
+      out_weight = w / static_cast<double>(out_of_scope);
+    } else {
+      in_weight = out_weight = 1.0 / static_cast<double>(in_scope + out_of_scope);
     }
   }
 };
@@ -92,7 +90,7 @@ FitReport Router::fit(const std::vector<RouteExample>& examples, const FitOption
       throw Error(Errc::invalid_argument, "fit: examples[" + std::to_string(i) + "] names no route: \"" +
                                               *examples[i].route + "\"");
   }
-  const Objective objective(in_scope, out_of_scope);
+  const Objective objective(in_scope, out_of_scope, options.out_of_scope_weight);
 
   // Candidate 1: similarity scoring. Candidate 2: a softmax layer over the embeddings, trained
   // on the utterances (the examples are kept for calibration and thresholds, so they stay
@@ -185,7 +183,7 @@ FitReport Router::fit(const std::vector<RouteExample>& examples, const FitOption
     (void)gain;
     outcome.threshold = threshold;
     outcome.thresholds.assign(R, threshold);
-    if (options.per_route_thresholds && objective.out_weight > 0) {
+    if (options.per_route_thresholds && out_of_scope > 0) {
       // A route keeps its own threshold only when that wins more than one out-of-scope
       // example's worth on its own examples: a few examples per route overfit easily.
       const double margin = std::max(objective.out_weight, objective.in_weight);

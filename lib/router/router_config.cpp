@@ -206,7 +206,8 @@ FitOptions FitOptions::from_json(const Json& json) {
   ConfigReader r(json, "fit");
   options.layer = r.choice("layer", "auto", {"auto", "always", "never"});
   options.epochs = static_cast<int>(r.integer("epochs", 30, 1, 1000));
-  options.l2 = r.number("l2", 1e-4, 0.0, 1.0);
+  options.l2 = r.number("l2", 1e-5, 0.0, 1.0);
+  options.out_of_scope_weight = r.number("out_of_scope_weight", 0.2, 0.0, 1.0);
   options.per_route_thresholds = r.optional<bool>("per_route_thresholds", true);
   options.seed = static_cast<std::uint64_t>(r.integer("seed", 42, 0, INT64_MAX));
   r.finish();

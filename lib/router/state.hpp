@@ -75,10 +75,14 @@ struct State {
   std::shared_ptr<const ConditionTier> conditions;
   std::vector<float> centroids;  // dimension × routes, feature-major
 
-  // Exact search (small sets): every utterance vector, feature-major, and its route.
+  // Exact search: every utterance vector as postings by feature (compressed sparse columns),
+  // utterances numbered route by route. A sparse embedder's query touches only the postings of
+  // its few non-zero features; a dense embedder's postings are the dense matrix.
   bool exact = true;
-  std::vector<float> utterances;  // dimension × utterance_count
-  std::vector<std::uint32_t> utterance_route;
+  std::vector<std::uint32_t> posting_start;      // dimension + 1 offsets
+  std::vector<std::uint32_t> posting_utterance;  // utterance number per entry
+  std::vector<float> posting_value;
+  std::vector<std::uint32_t> route_first;  // routes + 1: route r owns [route_first[r], route_first[r + 1])
   std::shared_ptr<UtteranceIndex> index;  // HNSW search (large sets)
 
   Learnt learnt;
