@@ -10,6 +10,8 @@ from . import _native
 from ._version import __version__
 from .firewall import Finding, Firewall, Redaction, Verdict
 from .llm import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec, Usage
+from .router import (ConfusedPair, Evaluation, FitReport, RouteCandidate, RouteMetrics, Router,
+                     RouteResult)
 from .errors import (
     CancelledError,
     InternalError,
@@ -44,6 +46,13 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "Usage",
+    "Router",
+    "RouteResult",
+    "RouteCandidate",
+    "FitReport",
+    "Evaluation",
+    "RouteMetrics",
+    "ConfusedPair",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",
