@@ -23,6 +23,10 @@ struct RouteData {
   Route spec;
   std::uint32_t id = 0;               // stable across snapshots: labels of the shared index
   std::vector<SparseVector> vectors;  // one per utterance, L2-normalised
+  // The same vectors flattened (utterance u owns [start[u], start[u + 1])), for the scan.
+  std::vector<std::uint32_t> flat_start;
+  std::vector<std::uint32_t> flat_index;
+  std::vector<float> flat_value;
   std::vector<float> centroid;        // dimension floats, L2-normalised; zeros without utterances
 };
 
@@ -75,14 +79,12 @@ struct State {
   std::shared_ptr<const ConditionTier> conditions;
   std::vector<float> centroids;  // dimension × routes, feature-major
 
-  // Exact search: every utterance vector as postings by feature (compressed sparse columns),
-  // utterances numbered route by route. A sparse embedder's query touches only the postings of
-  // its few non-zero features; a dense embedder's postings are the dense matrix.
+  // Exact search (the default unless the vectors are dense and many): the nearest utterance
+  // of the leading candidate routes — ranked by centroid, or by the layer — is found by
+  // scanning their utterance vectors against the dense query; the other routes score by their
+  // centroid alone. With few routes every route is a candidate and the search is exact.
+  // (Postings by feature were tried: common features' long lists made a query cost ~100 us.)
   bool exact = true;
-  std::vector<std::uint32_t> posting_start;      // dimension + 1 offsets
-  std::vector<std::uint32_t> posting_utterance;  // utterance number per entry
-  std::vector<float> posting_value;
-  std::vector<std::uint32_t> route_first;  // routes + 1: route r owns [route_first[r], route_first[r + 1])
   std::shared_ptr<UtteranceIndex> index;  // HNSW search (large sets)
 
   Learnt learnt;
