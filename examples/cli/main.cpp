@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_demo(app, status);
   add_scan(app, status);
   add_chat(app, status);
+  add_route(app, status);
 
   // A word that is not a subcommand gets a plainer message than CLI11's "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
