@@ -10,6 +10,8 @@
 #include "cli.hpp"
 #include "keel/firewall.hpp"
 #include "keel/llm.hpp"
+#include "keel/router.hpp"
+#include "demo_data.hpp"
 
 namespace keel::cli {
 
@@ -90,6 +92,32 @@ Json tour_firewall() {
           {"restored", restored}};
 }
 
+Json tour_router() {
+  // The LLM tier's model is a scripted test double (the demo runs offline): it answers the two
+  // requests the first tiers leave undecided.
+  RouterOptions options;
+  options.model = std::make_shared<ScriptedModel>(std::vector<Json>{
+      {{"content", R"({"route": "account", "confidence": 0.9})"}},
+      {{"content", R"({"route": null, "confidence": 0.8})"}}});
+  auto start = Clock::now();
+  Router router(parse_json(demo_data::routes_json, "examples/data/routes.json"), options);
+  double build_us = micros_since(start);
+  Json requests = Json::array({
+      {{"text", "Can I get a copy of last month's invoice?"}},
+      {{"text", "hello"}, {"metadata", {{"plan", "business"}, {"sso", true}}}},
+      {{"text", "my package still has not arrived"}},
+      {{"text", "my authenticator app shows a different number than your site expects"}},
+      {{"text", "what will the weather be like on Mars tomorrow"}}});
+  Json results = Json::array();
+  for (const auto& r : requests) {
+    RouteResult result = router.route(RouteRequest::from_json(r));
+    Json j = result.to_json();
+    j["request"] = r;
+    results.push_back(std::move(j));
+  }
+  return {{"routes", router.route_names().size()}, {"construct_us", build_us}, {"results", results}};
+}
+
 }  // namespace
 
 void add_demo(CLI::App& app, int& status) {
@@ -100,6 +128,7 @@ void add_demo(CLI::App& app, int& status) {
     Json report = {{"version", std::string(runtime_version())}};
     report["core"] = tour_core();
     report["firewall"] = tour_firewall();
+    report["router"] = tour_router();
     if (as_json) {
       print_json(report);
     } else {
@@ -123,6 +152,18 @@ void add_demo(CLI::App& app, int& status) {
       std::printf("  the model's reply (scripted test double: this demo runs offline):\n    %s\n",
                   fw["model_reply"].get<std::string>().c_str());
       std::printf("  restored for the user:\n    %s\n", fw["restored"].get<std::string>().c_str());
+      const Json& rt = report["router"];
+      std::printf("\nrouter (examples/data/routes.json: %zu routes, built in %.1f ms; the LLM tier's model\n"
+                  "is a scripted test double)\n",
+                  rt["routes"].get<std::size_t>(), rt["construct_us"].get<double>() / 1000.0);
+      for (const auto& r : rt["results"]) {
+        std::string metadata = r["request"].contains("metadata") ? " " + r["request"]["metadata"].dump() : "";
+        std::printf("  \"%s\"%s\n    -> %s by the %s tier, confidence %.2f, %lld us\n",
+                    r["request"]["text"].get<std::string>().c_str(), metadata.c_str(),
+                    r["route"].is_null() ? "no route" : r["route"].get<std::string>().c_str(),
+                    r["tier"].get<std::string>().c_str(), r["confidence"].get<double>(),
+                    static_cast<long long>(r["timings_us"]["total"].get<std::int64_t>()));
+      }
     }
     status = exit_ok;
   });

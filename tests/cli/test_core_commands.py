@@ -41,6 +41,9 @@ def test_demo_runs_offline_and_reports_timings(cli):
     assert firewall["attack_decision"] == "block"
     assert "ann@example.com" not in firewall["redacted"]
     assert "ann@example.com" in firewall["restored"]
+    # The router tour shows a request decided at each tier, and the fallback.
+    tiers = [r["tier"] for r in report["router"]["results"]]
+    assert tiers == ["condition", "condition", "semantic", "llm", "fallback"]
     text = cli.run("demo")
     assert text.returncode == 0
     assert "keel" in text.stdout
