@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   Router router(config);
   const double build_s = seconds_since(start);
-  std::printf("  build (IDF, %zu embeddings, HNSW index)    %.3f s\n", clinc.train.size(), build_s);
+  std::printf("  build (IDF, %zu embeddings, centroids)     %.3f s\n", clinc.train.size(), build_s);
 
   auto test = examples_of(clinc, clinc.test);
   auto val = examples_of(clinc, clinc.val);
