@@ -2,7 +2,6 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "keel/executor.hpp"
 #include "router/state.hpp"
 #include "vector/hnsw_index.hpp"
 
@@ -41,7 +40,9 @@ void UtteranceIndex::add(std::uint32_t route_id, const std::vector<SparseVector>
     auto& list = impl_->route_labels[route_id];
     list.insert(list.end(), labels.begin(), labels.end());
   }
-  impl_->index.add_batch(vectors.size(), labels.data(), dense.data(), &Executor::shared());
+  // One thread: hnswlib's parallel insertion nests two nodes' locks in either order (a
+  // deadlock ThreadSanitizer reports), and a router's utterances are few enough.
+  impl_->index.add_batch(vectors.size(), labels.data(), dense.data(), nullptr);
 }
 
 void UtteranceIndex::remove(std::uint32_t route_id) {
