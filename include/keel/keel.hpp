@@ -3,6 +3,7 @@
 
 #include "keel/core.hpp"
 #include "keel/firewall.hpp"
+#include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
 #include "keel/resilience.hpp"
 #include "keel/router.hpp"

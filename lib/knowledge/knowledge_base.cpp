@@ -1,0 +1,569 @@
+// KnowledgeBase: opening, documents, entities and edges, maintenance and stats. Search is in
+// search.cpp, the vector index's life cycle in vector_store.cpp.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+
+#include "keel/events.hpp"
+#include "knowledge/graph.hpp"
+#include "knowledge/knowledge_base_impl.hpp"
+#include "vector/dot.hpp"
+
+namespace keel {
+
+using knowledge::Connection;
+using knowledge::Transaction;
+
+// ---- connections -------------------------------------------------------------------------
+
+KnowledgeBase::Impl::ReadLease::ReadLease(Impl& impl) : impl_(impl) {
+  if (impl.memory) {
+    memory_lock_ = std::unique_lock(impl.memory_mutex);
+    connection_ = impl.writer.get();
+    return;
+  }
+  {
+    std::lock_guard lock(impl.pool_mutex);
+    if (!impl.pool.empty()) {
+      owned_ = std::move(impl.pool.back());
+      impl.pool.pop_back();
+    }
+  }
+  if (!owned_) {
+    owned_ = std::make_unique<Connection>(impl.path, false);
+    knowledge::configure_connection(*owned_, false, impl.options.synchronous);
+  }
+  connection_ = owned_.get();
+}
+
+KnowledgeBase::Impl::ReadLease::~ReadLease() {
+  if (!owned_) return;
+  std::lock_guard lock(impl_.pool_mutex);
+  if (impl_.pool.size() < impl_.options.read_connections) impl_.pool.push_back(std::move(owned_));
+}
+
+KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl) : impl_(impl), write_lock_(impl.write_mutex) {
+  if (impl.memory) memory_lock_ = std::unique_lock(impl.memory_mutex);
+  impl.check_open();
+}
+
+void KnowledgeBase::Impl::check_open() const {
+  if (closed.load()) throw Error(Errc::invalid_argument, "knowledge base " + path + ": closed");
+}
+
+// ---- opening -------------------------------------------------------------------------------
+
+namespace {
+
+std::uint64_t random_owner() {
+  std::random_device device;
+  std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) ^ device() ^
+                        static_cast<std::uint64_t>(
+                            std::chrono::steady_clock::now().time_since_epoch().count());
+  // Stored as a signed 64-bit integer; keep it positive and non-zero.
+  value &= 0x7fffffffffffffffull;
+  return value ? value : 1;
+}
+
+void check_options(const KnowledgeOptions& o) {
+  if (!o.metric.empty() && o.metric != "cosine" && o.metric != "inner_product") {
+    throw_config_error("metric", "must be one of cosine, inner_product, got \"" + o.metric + "\"");
+  }
+  if (o.hnsw.m < 2 || o.hnsw.m > 100) throw_config_error("hnsw.m", "must be in 2..100");
+  if (o.hnsw.ef_construction < 10) throw_config_error("hnsw.ef_construction", "must be at least 10");
+  if (o.hnsw.ef_search < 1) throw_config_error("hnsw.ef_search", "must be at least 1");
+  if (o.synchronous != "normal" && o.synchronous != "full") {
+    throw_config_error("synchronous", "must be one of normal, full");
+  }
+  if (!(o.compaction_deleted_fraction > 0 && o.compaction_deleted_fraction <= 1)) {
+    throw_config_error("compaction.deleted_fraction", "must be in (0, 1]");
+  }
+  if (o.read_connections < 1) throw_config_error("read_connections", "must be at least 1");
+  if (o.index_threads < 1) throw_config_error("index_threads", "must be at least 1");
+}
+
+std::int64_t micros_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions options) {
+  auto start = std::chrono::steady_clock::now();
+  if (path.empty()) throw Error(Errc::invalid_argument, "knowledge base: empty path");
+  check_options(options);
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->memory = path == ":memory:";
+  impl->writer = std::make_unique<Connection>(path, false);
+  knowledge::configure_connection(*impl->writer, true, options.synchronous);
+  Connection& db = *impl->writer;
+
+  knowledge::StoredMeta meta;
+  if (knowledge::database_is_empty(db)) {
+    meta.dimension = options.dimension ? options.dimension
+                     : options.embedder ? options.embedder->dimension()
+                                        : 384;
+    meta.metric = options.metric.empty() ? "cosine" : options.metric;
+    meta.owner = random_owner();
+    knowledge::create_schema(db, meta);
+  } else {
+    knowledge::check_knowledge_base(db);
+    meta = knowledge::read_meta(db);
+    if (options.dimension && options.dimension != meta.dimension) {
+      throw_config_error("dimension", "is " + std::to_string(options.dimension) + " but the base at " +
+                                          path + " holds vectors of " + std::to_string(meta.dimension));
+    }
+    if (!options.metric.empty() && options.metric != meta.metric) {
+      throw_config_error("metric", "is " + options.metric + " but the base at " + path + " uses " + meta.metric);
+    }
+  }
+  if (options.embedder && options.embedder->dimension() != meta.dimension) {
+    throw_config_error("embedder", "makes vectors of " + std::to_string(options.embedder->dimension()) +
+                                       " but the base holds vectors of " + std::to_string(meta.dimension));
+  }
+  impl->dimension = meta.dimension;
+  impl->cosine = meta.metric == "cosine";
+  impl->owner = meta.owner;
+  impl->generation = meta.generation;
+  impl->pruned_through = meta.pruned_through;
+  options.dimension = meta.dimension;
+  options.metric = meta.metric;
+  impl->embedder = options.embedder;
+  if (!impl->embedder) {
+    HashingEmbedder::Options embedder_options;
+    embedder_options.dimension = meta.dimension;
+    impl->embedder = std::make_shared<HashingEmbedder>(embedder_options);
+  }
+  if (options.index_threads > 1) {
+    impl->index_executor = std::make_unique<Executor>(Executor::Options{options.index_threads});
+  }
+  impl->options = std::move(options);
+  impl->open_index(db);
+
+  Json event = make_event("kb.open", micros_since(start));
+  event["path"] = path;
+  event["index"] = impl->index_state;
+  if (!impl->index_reason.empty()) event["index_reason"] = impl->index_reason;
+  emit(impl->options.events, event);
+  return KnowledgeBase(std::move(impl));
+}
+
+KnowledgeBase::KnowledgeBase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KnowledgeBase::KnowledgeBase(KnowledgeBase&&) noexcept = default;
+KnowledgeBase& KnowledgeBase::operator=(KnowledgeBase&& other) noexcept {
+  if (this != &other) {
+    try {
+      close();
+    } catch (...) {  // the destructor's rule: close() reports errors, replacing does not
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+KnowledgeBase::~KnowledgeBase() {
+  try {
+    close();
+  } catch (...) {  // call close() to see errors
+  }
+}
+
+const std::string& KnowledgeBase::path() const noexcept { return impl_->path; }
+std::size_t KnowledgeBase::dimension() const noexcept { return impl_->dimension; }
+
+// ---- documents -----------------------------------------------------------------------------
+
+namespace {
+
+// Validated, normalised documents ready to store.
+struct PreparedDocument {
+  std::string id;
+  std::string text;
+  std::string metadata;  // JSON text
+  std::vector<float> vector;
+};
+
+std::string document_name(const std::string& id) { return "document \"" + id + "\""; }
+
+void check_vector(const std::string& id, const std::vector<float>& vector, std::size_t dimension) {
+  if (vector.size() != dimension) {
+    throw Error(Errc::invalid_argument, document_name(id) + ": vector has " + std::to_string(vector.size()) +
+                                            " values, expected " + std::to_string(dimension));
+  }
+  for (std::size_t i = 0; i < vector.size(); ++i) {
+    if (!std::isfinite(vector[i])) {
+      throw Error(Errc::invalid_argument,
+                  document_name(id) + ": vector[" + std::to_string(i) + "] is not a finite number");
+    }
+  }
+}
+
+}  // namespace
+
+void KnowledgeBase::upsert(Document document) {
+  std::vector<Document> one;
+  one.push_back(std::move(document));
+  upsert(std::move(one));
+}
+
+void KnowledgeBase::upsert(std::vector<Document> documents) {
+  auto start = std::chrono::steady_clock::now();
+  Impl& impl = *impl_;
+  impl.check_open();
+  if (documents.empty()) return;
+  // A batch that names an id twice stores the last one (as separate upserts would).
+  std::unordered_map<std::string, std::size_t> last;
+  last.reserve(documents.size());
+  for (std::size_t i = 0; i < documents.size(); ++i) last[documents[i].id] = i;
+
+  std::vector<PreparedDocument> prepared;
+  prepared.reserve(last.size());
+  std::vector<std::size_t> to_embed;
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    Document& d = documents[i];
+    if (last[d.id] != i) continue;
+    if (d.id.empty()) throw Error(Errc::invalid_argument, "document: empty id");
+    if (d.metadata.is_null()) d.metadata = Json::object();
+    if (!d.metadata.is_object()) {
+      throw Error(Errc::invalid_argument, document_name(d.id) + ": metadata must be a JSON object, got " +
+                                              std::string(json_type_name(d.metadata)));
+    }
+    if (d.vector.empty()) {
+      to_embed.push_back(prepared.size());
+    } else {
+      check_vector(d.id, d.vector, impl.dimension);
+    }
+    prepared.push_back({std::move(d.id), std::move(d.text), dump_json(d.metadata), std::move(d.vector)});
+  }
+  // Embedding may be slow (a model over HTTP): it happens before the write lock is taken.
+  if (!to_embed.empty()) {
+    std::vector<std::string> texts;
+    texts.reserve(to_embed.size());
+    for (auto i : to_embed) texts.push_back(prepared[i].text);
+    auto vectors = impl.embedder->embed_batch(texts);
+    if (vectors.size() != texts.size()) {
+      throw Error(Errc::internal, "knowledge base: the embedder returned " + std::to_string(vectors.size()) +
+                                      " vectors for " + std::to_string(texts.size()) + " texts");
+    }
+    for (std::size_t j = 0; j < to_embed.size(); ++j) {
+      auto& d = prepared[to_embed[j]];
+      d.vector = std::move(vectors[j]);
+      check_vector(d.id, d.vector, impl.dimension);
+    }
+  }
+  std::vector<float> flat(prepared.size() * impl.dimension);
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    float* v = flat.data() + i * impl.dimension;
+    std::copy(prepared[i].vector.begin(), prepared[i].vector.end(), v);
+    if (impl.cosine) vector::normalize(v, impl.dimension);
+  }
+
+  Impl::WriteLease db(impl);
+  std::vector<std::int64_t> labels;
+  labels.reserve(prepared.size());
+  const std::uint64_t next_generation = impl.generation + 1;
+  {
+    Transaction transaction(*db);
+    for (std::size_t i = 0; i < prepared.size(); ++i) {
+      const auto& d = prepared[i];
+      {
+        auto entity = db->prepare("SELECT 1 FROM entities WHERE id = ?1");
+        if (entity.bind_text(1, d.id).step()) {
+          throw Error(Errc::invalid_argument, document_name(d.id) + ": the id belongs to an entity");
+        }
+      }
+      std::int64_t label = 0;
+      {
+        auto put = db->prepare(
+            "INSERT INTO documents(id, metadata, generation, text) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT(id) DO UPDATE SET metadata = excluded.metadata, "
+            "generation = excluded.generation, text = excluded.text RETURNING label");
+        put.bind_text(1, d.id)
+            .bind_text(2, d.metadata)
+            .bind(3, static_cast<std::int64_t>(next_generation))
+            .bind_text(4, d.text);
+        if (!put.step()) throw Error(Errc::internal, document_name(d.id) + ": no label returned");
+        label = put.int64(0);
+        put.run();
+      }
+      auto vector = db->prepare("INSERT OR REPLACE INTO vectors(label, vector) VALUES (?1, ?2)");
+      vector.bind(1, label).bind_blob(2, flat.data() + i * impl.dimension, impl.dimension * sizeof(float)).run();
+      labels.push_back(label);
+    }
+    knowledge::write_meta(*db, "generation", static_cast<std::int64_t>(next_generation));
+    transaction.commit();
+  }
+  impl.generation = next_generation;
+  impl.index_changed = true;
+  // Committed: the index follows. Should adding fail (memory), rebuilding from SQLite is the
+  // way back to an index that matches the database.
+  try {
+    impl.add_vectors(*impl.current_index(), labels, flat);
+  } catch (const Error&) {
+    impl.compact_locked(*db);
+  }
+  Json event = make_event("kb.upsert", micros_since(start));
+  event["documents"] = prepared.size();
+  emit(impl.options.events, event);
+}
+
+std::optional<Document> KnowledgeBase::get(const std::string& id) const {
+  impl_->check_open();
+  Impl::ReadLease db(*impl_);
+  auto row = db->prepare(
+      "SELECT d.text, d.metadata, v.vector FROM documents d LEFT JOIN vectors v ON v.label = d.label "
+      "WHERE d.id = ?1");
+  row.bind_text(1, id);
+  if (!row.step()) return std::nullopt;
+  Document out;
+  out.id = id;
+  out.text = std::string(row.text(0));
+  out.metadata = Json::parse(row.text(1), nullptr, false);
+  if (!out.metadata.is_object()) out.metadata = Json::object();
+  out.vector.resize(impl_->dimension);
+  if (!knowledge::read_vector_blob(row.blob(2), impl_->dimension, out.vector.data())) out.vector.clear();
+  return out;
+}
+
+namespace {
+
+// Deletes one document inside the caller's transaction; its label, or -1 when absent.
+std::int64_t delete_document(Connection& db, const std::string& id, std::uint64_t generation) {
+  std::int64_t label = -1;
+  {
+    auto erase = db.prepare("DELETE FROM documents WHERE id = ?1 RETURNING label");
+    erase.bind_text(1, id);
+    if (erase.step()) label = erase.int64(0);
+    erase.run();
+  }
+  if (label < 0) return label;
+  auto tombstone = db.prepare("INSERT OR REPLACE INTO tombstones(label, generation) VALUES (?1, ?2)");
+  tombstone.bind(1, label).bind(2, static_cast<std::int64_t>(generation)).run();
+  knowledge::delete_edges_of(db, id);
+  return label;
+}
+
+}  // namespace
+
+void KnowledgeBase::remove(const std::string& id) {
+  if (remove(std::vector<std::string>{id}) == 0) {
+    throw Error(Errc::not_found, "knowledge base: no document \"" + id + "\"");
+  }
+}
+
+std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
+  auto start = std::chrono::steady_clock::now();
+  Impl& impl = *impl_;
+  Impl::WriteLease db(impl);
+  const std::uint64_t next_generation = impl.generation + 1;
+  std::vector<std::int64_t> labels;
+  {
+    Transaction transaction(*db);
+    for (const auto& id : ids) {
+      auto label = delete_document(*db, id, next_generation);
+      if (label >= 0) labels.push_back(label);
+    }
+    if (labels.empty()) return 0;
+    knowledge::write_meta(*db, "generation", static_cast<std::int64_t>(next_generation));
+    transaction.commit();
+  }
+  impl.generation = next_generation;
+  impl.index_changed = true;
+  auto index = impl.current_index();
+  for (auto label : labels) index->mark_deleted(static_cast<vector::HnswIndex::Label>(label));
+  index.reset();
+  impl.maybe_compact(*db);
+  Json event = make_event("kb.delete", micros_since(start));
+  event["documents"] = labels.size();
+  emit(impl.options.events, event);
+  return labels.size();
+}
+
+std::size_t KnowledgeBase::count() const {
+  impl_->check_open();
+  Impl::ReadLease db(*impl_);
+  auto rows = db->prepare("SELECT count(*) FROM documents");
+  return rows.step() ? static_cast<std::size_t>(rows.int64(0)) : 0;
+}
+
+// ---- graph ---------------------------------------------------------------------------------
+
+void KnowledgeBase::upsert_entity(Entity entity) {
+  if (entity.id.empty()) throw Error(Errc::invalid_argument, "entity: empty id");
+  if (entity.properties.is_null()) entity.properties = Json::object();
+  if (!entity.properties.is_object()) {
+    throw Error(Errc::invalid_argument, "entity \"" + entity.id + "\": properties must be a JSON object");
+  }
+  Impl::WriteLease db(*impl_);
+  Transaction transaction(*db);
+  {
+    auto document = db->prepare("SELECT 1 FROM documents WHERE id = ?1");
+    if (document.bind_text(1, entity.id).step()) {
+      throw Error(Errc::invalid_argument, "entity \"" + entity.id + "\": the id belongs to a document");
+    }
+  }
+  auto put = db->prepare(
+      "INSERT INTO entities(id, type, properties) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+      "type = excluded.type, properties = excluded.properties");
+  put.bind_text(1, entity.id).bind_text(2, entity.type).bind_text(3, dump_json(entity.properties)).run();
+  transaction.commit();
+}
+
+std::optional<Entity> KnowledgeBase::get_entity(const std::string& id) const {
+  impl_->check_open();
+  Impl::ReadLease db(*impl_);
+  auto row = db->prepare("SELECT type, properties FROM entities WHERE id = ?1");
+  if (!row.bind_text(1, id).step()) return std::nullopt;
+  Entity out;
+  out.id = id;
+  out.type = std::string(row.text(0));
+  out.properties = Json::parse(row.text(1), nullptr, false);
+  if (!out.properties.is_object()) out.properties = Json::object();
+  return out;
+}
+
+void KnowledgeBase::remove_entity(const std::string& id) {
+  Impl::WriteLease db(*impl_);
+  Transaction transaction(*db);
+  {
+    auto erase = db->prepare("DELETE FROM entities WHERE id = ?1");
+    erase.bind_text(1, id).run();
+  }
+  if (db->changes() == 0) throw Error(Errc::not_found, "knowledge base: no entity \"" + id + "\"");
+  knowledge::delete_edges_of(*db, id);
+  transaction.commit();
+}
+
+void KnowledgeBase::add_edge(Edge edge) {
+  std::vector<Edge> one;
+  one.push_back(std::move(edge));
+  add_edges(std::move(one));
+}
+
+void KnowledgeBase::add_edges(std::vector<Edge> edges) {
+  Impl::WriteLease db(*impl_);
+  Transaction transaction(*db);
+  for (const auto& edge : edges) knowledge::put_edge(*db, edge);
+  transaction.commit();
+}
+
+void KnowledgeBase::remove_edge(const std::string& from, const std::string& to, const std::string& type) {
+  Impl::WriteLease db(*impl_);
+  if (!knowledge::delete_edge(*db, from, to, type)) {
+    throw Error(Errc::not_found, "knowledge base: no edge " + from + " -[" + type + "]-> " + to);
+  }
+}
+
+std::vector<Edge> KnowledgeBase::edges(const std::string& id, EdgeDirection direction) const {
+  impl_->check_open();
+  Impl::ReadLease db(*impl_);
+  return knowledge::edges_of(*db, id, direction);
+}
+
+std::vector<Neighbour> KnowledgeBase::neighbours(const std::string& id, const NeighbourQuery& query) const {
+  impl_->check_open();
+  if (query.hops < 1 || query.hops > 8) throw Error(Errc::invalid_argument, "neighbours: hops must be in 1..8");
+  Impl::ReadLease db(*impl_);
+  if (knowledge::node_kind(*db, id) == knowledge::NodeKind::none) {
+    throw Error(Errc::not_found, "knowledge base: no document or entity \"" + id + "\"");
+  }
+  auto reached = knowledge::traverse(*db, {{id, 1.0}}, query.hops, query.edge_types, query.direction,
+                                     query.limit ? query.limit : 100000);
+  std::vector<Neighbour> out;
+  out.reserve(reached.size());
+  for (auto& node : reached) {
+    Neighbour n;
+    n.kind = knowledge::to_string(knowledge::node_kind(*db, node.id));
+    n.id = std::move(node.id);
+    n.hops = node.hops;
+    n.weight = node.weight;
+    n.via = std::move(node.via);
+    n.edge_type = std::move(node.edge_type);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+// ---- maintenance ---------------------------------------------------------------------------
+
+void KnowledgeBase::checkpoint() {
+  Impl::WriteLease db(*impl_);
+  if (impl_->memory) return;
+  impl_->save_index(*db);
+  db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+void KnowledgeBase::compact() {
+  Impl::WriteLease db(*impl_);
+  impl_->compact_locked(*db);
+}
+
+namespace {
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+}  // namespace
+
+Json KnowledgeBase::stats() const {
+  Impl& impl = *impl_;
+  impl.check_open();
+  Json out;
+  {
+    Impl::ReadLease db(impl);
+    auto count = [&](const char* sql) {
+      auto rows = db->prepare(sql);
+      return rows.step() ? rows.int64(0) : 0;
+    };
+    out["documents"] = count("SELECT count(*) FROM documents");
+    out["entities"] = count("SELECT count(*) FROM entities");
+    out["edges"] = count("SELECT count(*) FROM edges");
+    out["db_bytes"] = impl.memory ? static_cast<std::uint64_t>(count("PRAGMA page_count") * count("PRAGMA page_size"))
+                                  : file_size(impl.path) + file_size(impl.path + "-wal");
+  }
+  auto index = impl.current_index();
+  out["path"] = impl.path;
+  out["dimension"] = impl.dimension;
+  out["metric"] = impl.cosine ? "cosine" : "inner_product";
+  out["index_elements"] = index->size() + index->deleted_count();
+  out["deleted_in_index"] = index->deleted_count();
+  out["index_bytes"] = impl.memory ? 0 : file_size(impl.index_path());
+  out["index"] = impl.index_state;
+  out["index_reason"] = impl.index_reason;
+  out["generation"] = impl.generation.load();
+  out["compactions"] = impl.compactions.load();
+  return out;
+}
+
+void KnowledgeBase::close() {
+  if (!impl_ || impl_->closed.load()) return;
+  Impl& impl = *impl_;
+  std::unique_lock write_lock(impl.write_mutex);
+  if (impl.closed.exchange(true)) return;
+  std::exception_ptr failure;
+  try {
+    if (!impl.memory) {
+      impl.save_index(*impl.writer);
+      impl.writer->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  {
+    std::lock_guard lock(impl.pool_mutex);
+    impl.pool.clear();
+  }
+  impl.writer.reset();
+  impl.set_index(nullptr);
+  impl.index_executor.reset();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace keel

@@ -1,0 +1,117 @@
+// Internal: KnowledgeBase::Impl, shared by knowledge_base.cpp (open, writes, maintenance),
+// vector_store.cpp (the HNSW index: load, catch up, rebuild, save) and search.cpp.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keel/executor.hpp"
+#include "keel/knowledge.hpp"
+#include "keel/llm.hpp"
+#include "knowledge/schema.hpp"
+#include "knowledge/sqlite.hpp"
+#include "vector/hnsw_index.hpp"
+
+namespace keel {
+
+struct KnowledgeBase::Impl {
+  std::string path;
+  bool memory = false;  // ":memory:": one connection, no index file
+  KnowledgeOptions options;
+  std::size_t dimension = 0;
+  bool cosine = true;
+  std::uint64_t owner = 0;
+  std::shared_ptr<Embedder> embedder;
+  std::unique_ptr<Executor> index_executor;  // index_threads > 1
+
+  // The writer. write_mutex serialises every write; in a memory base memory_mutex also guards
+  // every use of `writer` (the only connection), reads included. Order: write_mutex first.
+  std::mutex write_mutex;
+  std::mutex memory_mutex;
+  std::unique_ptr<knowledge::Connection> writer;
+  std::atomic<std::uint64_t> generation{0};  // kb_meta's, as of the last commit (written under write_mutex)
+  std::uint64_t pruned_through = 0;  // (write_mutex)
+  bool index_changed = false;        // since the index file was written (write_mutex)
+
+  // Read connections of a file base, lent to one thread at a time.
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<knowledge::Connection>> pool;
+
+  // The vector index. Compaction builds a new one and swaps it in while searches finish on
+  // the old one, so readers take a reference under index_mutex and search without it.
+  mutable std::mutex index_mutex;
+  std::shared_ptr<vector::HnswIndex> index;
+
+  std::string index_state;   // created, loaded, caught_up, rebuilt
+  std::string index_reason;  // why an index file was not used as is
+  std::atomic<std::uint64_t> compactions{0};
+  std::atomic<bool> closed{false};
+
+  /// A connection for reading: pooled (file base) or the single one (memory base, locked).
+  class ReadLease {
+   public:
+    ReadLease(Impl& impl);
+    ~ReadLease();
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    knowledge::Connection& operator*() const { return *connection_; }
+    knowledge::Connection* operator->() const { return connection_; }
+
+   private:
+    Impl& impl_;
+    std::unique_lock<std::mutex> memory_lock_;
+    std::unique_ptr<knowledge::Connection> owned_;
+    knowledge::Connection* connection_ = nullptr;
+  };
+
+  /// The writer connection with the write lock held.
+  class WriteLease {
+   public:
+    explicit WriteLease(Impl& impl);
+    knowledge::Connection& operator*() const { return *impl_.writer; }
+    knowledge::Connection* operator->() const { return impl_.writer.get(); }
+
+   private:
+    Impl& impl_;
+    std::unique_lock<std::mutex> write_lock_;
+    std::unique_lock<std::mutex> memory_lock_;
+  };
+
+  void check_open() const;
+  std::shared_ptr<vector::HnswIndex> current_index() const {
+    std::lock_guard lock(index_mutex);
+    return index;
+  }
+  void set_index(std::shared_ptr<vector::HnswIndex> next) {
+    std::lock_guard lock(index_mutex);
+    index = std::move(next);
+  }
+
+  // vector_store.cpp — all with the write lock held.
+  std::string index_path() const { return path + ".hnsw"; }
+  /// Loads the index file and catches it up, or rebuilds the index from SQLite.
+  void open_index(knowledge::Connection& connection);
+  /// A new index holding every stored vector.
+  std::shared_ptr<vector::HnswIndex> build_index(knowledge::Connection& connection);
+  /// Writes the index file when it changed, then prunes tombstones it no longer needs.
+  void save_index(knowledge::Connection& connection);
+  /// Rebuilds the index when deleted entries pass the compaction thresholds.
+  void maybe_compact(knowledge::Connection& connection);
+  void compact_locked(knowledge::Connection& connection);
+  /// Adds vectors in batches (uses the index executor when there is one).
+  void add_vectors(vector::HnswIndex& target, const std::vector<std::int64_t>& labels,
+                   const std::vector<float>& vectors);
+};
+
+namespace knowledge {
+
+/// The float32 vector in a BLOB, or nullopt when its size is not `dimension` floats.
+bool read_vector_blob(std::string_view blob, std::size_t dimension, float* out);
+
+}  // namespace knowledge
+
+}  // namespace keel

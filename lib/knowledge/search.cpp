@@ -1,0 +1,346 @@
+// KnowledgeBase::search: the keyword, vector and graph signals, each honouring the metadata
+// filter inside its own search, fused into one ranked list with snippets.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+
+#include "core/metadata_filter.hpp"
+#include "keel/events.hpp"
+#include "knowledge/filter_sql.hpp"
+#include "knowledge/fts_query.hpp"
+#include "knowledge/fusion.hpp"
+#include "knowledge/graph.hpp"
+#include "knowledge/knowledge_base_impl.hpp"
+#include "vector/dot.hpp"
+
+namespace keel {
+
+using knowledge::Candidate;
+using knowledge::Connection;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t micros(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+}
+
+// Decides whether documents pass the filter, reading and parsing each one's metadata once per
+// search.
+class FilterCheck {
+ public:
+  FilterCheck(const MetadataFilter& filter, Connection& db) : filter_(filter), db_(db) {}
+
+  bool empty() const { return filter_.empty(); }
+  bool passes_json(std::string_view metadata) const {
+    return filter_.empty() || filter_.matches(Json::parse(metadata, nullptr, false));
+  }
+  /// False also when the document no longer exists.
+  bool passes(std::int64_t label) {
+    auto [it, added] = cache_.try_emplace(label, false);
+    if (!added) return it->second;
+    auto row = db_.prepare("SELECT metadata FROM documents WHERE label = ?1");
+    row.bind(1, label);
+    it->second = row.step() && passes_json(row.text(0));
+    return it->second;
+  }
+
+ private:
+  const MetadataFilter& filter_;
+  Connection& db_;
+  std::unordered_map<std::int64_t, bool> cache_;
+};
+
+// ---- keyword -------------------------------------------------------------------------------
+
+std::vector<Candidate> keyword_candidates(Connection& db, const std::string& match, FilterCheck& check,
+                                          const knowledge::FilterSql& sql_filter, std::size_t want) {
+  std::vector<Candidate> out;
+  if (check.empty()) {
+    auto rows = db.prepare(
+        "SELECT rowid, bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?1 "
+        "ORDER BY rank LIMIT ?2");
+    rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(want));
+    while (rows.step()) out.push_back({rows.int64(0), -rows.real(1), 0});
+    return out;
+  }
+  // The SQL condition is a superset of the filter; rows it lets through that the filter
+  // rejects are dropped here, and the limit grows until there are enough or no more rows.
+  const std::string sql =
+      "SELECT documents_fts.rowid, bm25(documents_fts), d.metadata FROM documents_fts "
+      "JOIN documents d ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 AND (" +
+      sql_filter.condition + ") ORDER BY bm25(documents_fts) LIMIT ?2";
+  for (std::size_t limit = want;; limit *= 4) {
+    out.clear();
+    Connection::OneShot query(db, sql);
+    auto& rows = query.statement();
+    rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(limit));
+    sql_filter.bind(rows, 3);
+    std::size_t seen = 0;
+    while (rows.step()) {
+      ++seen;
+      if (out.size() < want && check.passes_json(rows.text(2))) {
+        out.push_back({rows.int64(0), -rows.real(1), 0});
+      }
+    }
+    if (out.size() >= want || seen < limit) return out;
+  }
+}
+
+// ---- vector --------------------------------------------------------------------------------
+
+// A filter that lets fewer documents than this through is searched exactly over those
+// documents: a few thousand dot products cost less than over-fetching from HNSW.
+constexpr double exact_search_below = 4096;
+
+std::vector<Candidate> exact_candidates(Connection& db, const float* query, std::size_t dimension,
+                                        FilterCheck& check, const knowledge::FilterSql& sql_filter,
+                                        std::size_t want) {
+  Connection::OneShot scan(
+      db, "SELECT d.label, d.metadata, v.vector FROM documents d JOIN vectors v ON v.label = d.label WHERE (" +
+              sql_filter.condition + ")");
+  auto& rows = scan.statement();
+  sql_filter.bind(rows, 1);
+  std::vector<Candidate> all;
+  std::vector<float> vector(dimension);
+  while (rows.step()) {
+    if (!check.passes_json(rows.text(1))) continue;
+    if (!knowledge::read_vector_blob(rows.blob(2), dimension, vector.data())) continue;
+    all.push_back({rows.int64(0), static_cast<double>(vector::dot(query, vector.data(), dimension)), 0});
+  }
+  auto better = [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  };
+  if (all.size() > want) {
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(want), all.end(), better);
+    all.resize(want);
+  } else {
+    std::sort(all.begin(), all.end(), better);
+  }
+  return all;
+}
+
+std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connection& db, const float* query,
+                                         std::size_t ef, FilterCheck& check,
+                                         const knowledge::FilterSql& sql_filter, std::size_t want,
+                                         std::string& strategy) {
+  std::vector<Candidate> out;
+  const std::size_t live = index.size();
+  if (check.empty()) {
+    strategy = "none";
+    for (auto& [label, similarity] : index.search(query, want, std::max(ef, want))) {
+      out.push_back({static_cast<std::int64_t>(label), similarity, 0});
+    }
+    return out;
+  }
+  // hnswlib 0.6.2 cannot skip documents during its search, so ask it for more than `want`
+  // and keep those that pass; grow the request by how many passed, and switch to an exact
+  // search over the filtered documents once the filter is known to be selective.
+  std::size_t fetch = std::max<std::size_t>(want * 4, 64);
+  while (true) {
+    if (fetch >= live) break;
+    auto found = index.search(query, fetch, std::max(ef, fetch));
+    out.clear();
+    std::size_t passed = 0;
+    for (auto& [label, similarity] : found) {
+      if (!check.passes(static_cast<std::int64_t>(label))) continue;
+      ++passed;
+      if (out.size() < want) out.push_back({static_cast<std::int64_t>(label), similarity, 0});
+    }
+    if (out.size() >= want || found.size() < fetch) {
+      strategy = "index";
+      return out;
+    }
+    double estimated = static_cast<double>(passed) / static_cast<double>(found.size()) * static_cast<double>(live);
+    if (estimated < exact_search_below) break;
+    double growth = std::clamp(1.5 * static_cast<double>(want) / static_cast<double>(std::max<std::size_t>(passed, 1)),
+                               2.0, 16.0);
+    fetch = static_cast<std::size_t>(static_cast<double>(fetch) * growth);
+  }
+  strategy = "exact";
+  return exact_candidates(db, query, index.dimension(), check, sql_filter, want);
+}
+
+// ---- graph ---------------------------------------------------------------------------------
+
+std::vector<Candidate> graph_candidates(Connection& db, const std::vector<std::pair<std::string, double>>& seeds,
+                                        const SearchQuery& query, FilterCheck& check, std::size_t want) {
+  std::vector<Candidate> out;
+  if (seeds.empty()) return out;
+  auto reached = knowledge::traverse(db, seeds, query.graph_hops, query.graph_edge_types, query.graph_direction,
+                                     std::max<std::size_t>(want * 20, 1000));
+  for (const auto& node : reached) {
+    auto row = db.prepare("SELECT label, metadata FROM documents WHERE id = ?1");
+    if (!row.bind_text(1, node.id).step()) continue;  // an entity: a path, not a hit
+    if (!check.passes_json(row.text(1))) continue;
+    double score = node.weight * std::pow(query.graph_decay, static_cast<double>(node.hops));
+    out.push_back({row.int64(0), score, node.hops});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  if (out.size() > want) out.resize(want);
+  return out;
+}
+
+// ---- snippets ------------------------------------------------------------------------------
+
+// The first `tokens` words of a text, for hits the keyword signal did not find.
+std::string leading_words(std::string_view text, std::size_t tokens, const std::string& ellipsis) {
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
+  std::size_t i = 0, words = 0;
+  while (i < text.size() && space(text[i])) ++i;
+  std::size_t start = i;
+  while (i < text.size() && words < tokens) {
+    while (i < text.size() && !space(text[i])) ++i;
+    ++words;
+    while (i < text.size() && space(text[i])) ++i;
+  }
+  std::size_t end = i;
+  while (end > start && space(text[end - 1])) --end;
+  std::string out(text.substr(start, end - start));
+  if (i < text.size()) out += ellipsis;
+  return out;
+}
+
+void check_query(const SearchQuery& q, std::size_t dimension) {
+  auto bad = [](const std::string& what) { throw Error(Errc::invalid_argument, "query." + what); };
+  if (q.k < 1 || q.k > 10000) bad("k: must be in 1..10000");
+  if (q.candidates < 1 || q.candidates > 10000) bad("fusion.candidates: must be in 1..10000");
+  if (!(q.rrf_k >= 0) || !std::isfinite(q.rrf_k)) bad("fusion.rrf_k: must be a number >= 0");
+  for (auto [name, weight] : {std::pair{"keyword", q.keyword_weight}, {"vector", q.vector_weight},
+                              {"graph", q.graph_weight}}) {
+    if (!(weight >= 0) || !std::isfinite(weight)) bad(std::string("fusion.weights.") + name + ": must be a number >= 0");
+  }
+  if (!(q.graph_decay > 0 && q.graph_decay <= 1)) bad("graph.decay: must be in (0, 1]");
+  if (q.graph_hops < 1 || q.graph_hops > 8) bad("graph.hops: must be in 1..8");
+  if (q.snippet_tokens < 1 || q.snippet_tokens > 64) bad("snippet.tokens: must be in 1..64");
+  if (!q.vector.empty()) {
+    if (q.vector.size() != dimension) {
+      bad("vector: has " + std::to_string(q.vector.size()) + " values, expected " + std::to_string(dimension));
+    }
+    for (std::size_t i = 0; i < q.vector.size(); ++i) {
+      if (!std::isfinite(q.vector[i])) bad("vector[" + std::to_string(i) + "]: not a finite number");
+    }
+  }
+}
+
+}  // namespace
+
+SearchResult KnowledgeBase::search(std::string_view text, std::size_t k) const {
+  SearchQuery query;
+  query.text = std::string(text);
+  query.k = k;
+  return search(query);
+}
+
+SearchResult KnowledgeBase::search(const SearchQuery& query) const {
+  const auto start = Clock::now();
+  Impl& impl = *impl_;
+  impl.check_open();
+  check_query(query, impl.dimension);
+  const MetadataFilter filter = MetadataFilter::parse(query.filter, "filter");
+  const std::size_t want = std::max(query.candidates, query.k);
+  SearchResult result;
+
+  // Embedding may be slow (a model over HTTP): before a connection is taken.
+  std::vector<float> query_vector;
+  if (query.use_vector) {
+    if (!query.vector.empty()) {
+      query_vector = query.vector;
+    } else if (!query.text.empty()) {
+      auto embedded = impl.embedder->embed_batch({query.text});
+      if (embedded.size() == 1 && embedded[0].size() == impl.dimension) query_vector = std::move(embedded[0]);
+    }
+    if (!query_vector.empty() && impl.cosine) vector::normalize(query_vector.data(), impl.dimension);
+  }
+
+  Impl::ReadLease db(impl);
+  FilterCheck check(filter, *db);
+  std::array<knowledge::RankedList, knowledge::signal_count> lists;
+  lists[knowledge::keyword_signal].weight = query.keyword_weight;
+  lists[knowledge::vector_signal].weight = query.vector_weight;
+  lists[knowledge::graph_signal].weight = query.graph_weight;
+
+  std::string match;
+  if (query.use_keyword) {
+    auto t = Clock::now();
+    match = knowledge::build_match_expression(knowledge::keyword_terms(query.text), query.keyword_mode,
+                                              query.prefix);
+    if (!match.empty()) {
+      auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
+      lists[knowledge::keyword_signal].candidates = keyword_candidates(*db, match, check, sql_filter, want);
+    }
+    result.timings_us["keyword"] = micros(t);
+  }
+  if (!query_vector.empty()) {
+    auto t = Clock::now();
+    auto index = impl.current_index();
+    std::size_t ef = query.ef_search ? query.ef_search : impl.options.hnsw.ef_search;
+    auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 1);
+    lists[knowledge::vector_signal].candidates = vector_candidates(
+        *index, *db, query_vector.data(), ef, check, sql_filter, want, result.vector_strategy);
+    result.timings_us["vector"] = micros(t);
+  }
+  if (query.use_graph || !query.seeds.empty()) {
+    auto t = Clock::now();
+    std::vector<std::pair<std::string, double>> seeds;
+    if (!query.seeds.empty()) {
+      for (const auto& id : query.seeds) seeds.emplace_back(id, 1.0);
+    } else {
+      // The best keyword and vector hits seed the expansion, weighted by their fused score.
+      std::array<knowledge::RankedList, knowledge::signal_count> first = lists;
+      first[knowledge::graph_signal].candidates.clear();
+      auto fused = knowledge::fuse(first, query.fusion, query.rrf_k);
+      for (std::size_t i = 0; i < fused.size() && seeds.size() < query.graph_seed_hits; ++i) {
+        auto row = db->prepare("SELECT id FROM documents WHERE label = ?1");
+        if (!row.bind(1, fused[i].label).step()) continue;
+        double weight = fused[0].score > 0 ? fused[i].score / fused[0].score : 1.0;
+        seeds.emplace_back(std::string(row.text(0)), weight);
+      }
+    }
+    lists[knowledge::graph_signal].candidates = graph_candidates(*db, seeds, query, check, want);
+    result.timings_us["graph"] = micros(t);
+  }
+
+  auto fused = knowledge::fuse(lists, query.fusion, query.rrf_k);
+  for (const auto& candidate : fused) {
+    if (result.hits.size() >= query.k) break;
+    auto row = db->prepare("SELECT id, text, metadata FROM documents WHERE label = ?1");
+    if (!row.bind(1, candidate.label).step()) continue;  // deleted while we searched
+    SearchHit hit;
+    hit.id = std::string(row.text(0));
+    hit.text = std::string(row.text(1));
+    hit.metadata = Json::parse(row.text(2), nullptr, false);
+    if (!hit.metadata.is_object()) hit.metadata = Json::object();
+    hit.score = candidate.score;
+    hit.keyword = candidate.signals[knowledge::keyword_signal];
+    hit.vector = candidate.signals[knowledge::vector_signal];
+    hit.graph = candidate.signals[knowledge::graph_signal];
+    if (hit.keyword) {
+      auto snippet = db->prepare(
+          "SELECT snippet(documents_fts, 0, ?2, ?3, ?4, ?5) FROM documents_fts "
+          "WHERE documents_fts MATCH ?1 AND rowid = ?6");
+      snippet.bind_text(1, match)
+          .bind_text(2, query.snippet_open)
+          .bind_text(3, query.snippet_close)
+          .bind_text(4, query.snippet_ellipsis)
+          .bind(5, static_cast<std::int64_t>(query.snippet_tokens))
+          .bind(6, candidate.label);
+      if (snippet.step()) hit.snippet = std::string(snippet.text(0));
+    }
+    if (hit.snippet.empty()) hit.snippet = leading_words(hit.text, query.snippet_tokens, query.snippet_ellipsis);
+    result.hits.push_back(std::move(hit));
+  }
+  result.timings_us["total"] = micros(start);
+  if (impl.options.events) {
+    Json event = make_event("kb.search", result.timings_us["total"].get<std::int64_t>());
+    event["k"] = query.k;
+    event["hits"] = result.hits.size();
+    event["vector_strategy"] = result.vector_strategy;
+    emit(impl.options.events, event);
+  }
+  return result;
+}
+
+}  // namespace keel

@@ -1,0 +1,155 @@
+// The knowledge base's HNSW index: a cache of the vectors stored in SQLite. Loaded from
+// `<path>.hnsw` when the file belongs to this database, caught up with the rows written since
+// it was saved, or rebuilt from SQLite; compacted when deletions pile up.
+#include <chrono>
+#include <cstring>
+
+#include "keel/events.hpp"
+#include "knowledge/knowledge_base_impl.hpp"
+
+namespace keel {
+
+namespace knowledge {
+
+bool read_vector_blob(std::string_view blob, std::size_t dimension, float* out) {
+  if (blob.size() != dimension * sizeof(float)) return false;
+  std::memcpy(out, blob.data(), blob.size());
+  return true;
+}
+
+namespace {
+
+// Reads (label, vector) rows and adds them to `index` a few thousand at a time, so a rebuild
+// of a large base never holds every vector twice.
+void add_rows(KnowledgeBase::Impl& impl, vector::HnswIndex& index, Statement& rows) {
+  constexpr std::size_t batch = 4096;
+  std::vector<std::int64_t> labels;
+  std::vector<float> vectors;
+  labels.reserve(batch);
+  vectors.reserve(batch * impl.dimension);
+  auto flush = [&] {
+    impl.add_vectors(index, labels, vectors);
+    labels.clear();
+    vectors.clear();
+  };
+  while (rows.step()) {
+    std::size_t at = vectors.size();
+    vectors.resize(at + impl.dimension);
+    // A vector of the wrong size cannot come from keel; skip it rather than fail the open.
+    if (!read_vector_blob(rows.blob(1), impl.dimension, vectors.data() + at)) {
+      vectors.resize(at);
+      continue;
+    }
+    labels.push_back(rows.int64(0));
+    if (labels.size() == batch) flush();
+  }
+  if (!labels.empty()) flush();
+}
+
+std::size_t document_count(Connection& connection) {
+  auto rows = connection.prepare("SELECT count(*) FROM documents");
+  return rows.step() ? static_cast<std::size_t>(rows.int64(0)) : 0;
+}
+
+}  // namespace
+
+}  // namespace knowledge
+
+void KnowledgeBase::Impl::add_vectors(vector::HnswIndex& target,
+                                      const std::vector<std::int64_t>& labels,
+                                      const std::vector<float>& vectors) {
+  if (labels.empty()) return;
+  std::vector<vector::HnswIndex::Label> ids(labels.begin(), labels.end());
+  target.add_batch(ids.size(), ids.data(), vectors.data(), index_executor.get());
+}
+
+std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(knowledge::Connection& connection) {
+  std::size_t count = knowledge::document_count(connection);
+  auto fresh = std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64, options.hnsw.m,
+                                                   options.hnsw.ef_construction, options.hnsw.seed);
+  auto rows = connection.prepare("SELECT label, vector FROM vectors ORDER BY label");
+  knowledge::add_rows(*this, *fresh, rows);
+  return fresh;
+}
+
+void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
+  if (memory) {
+    set_index(build_index(connection));
+    index_state = "created";
+    return;
+  }
+  vector::HnswIndex::FileInfo info;
+  std::string rejection;
+  auto loaded = vector::HnswIndex::load(index_path(), dimension, owner, &info, &rejection);
+  auto rebuild = [&](std::string reason) {
+    loaded.reset();
+    set_index(build_index(connection));
+    index_state = knowledge::document_count(connection) == 0 && reason == "missing" ? "created" : "rebuilt";
+    index_reason = std::move(reason);
+    index_changed = true;
+  };
+  if (!loaded) return rebuild(rejection);
+  if (info.generation > generation) return rebuild("index file is newer than the database");
+  if (info.generation < pruned_through) return rebuild("index file is too old to catch up");
+  auto current = std::make_shared<vector::HnswIndex>(std::move(*loaded));
+  loaded.reset();
+  if (info.generation == generation) {
+    set_index(std::move(current));
+    index_state = "loaded";
+    return;
+  }
+  // Catch up: the rows deleted and the rows written since the file was saved.
+  auto deleted = connection.prepare("SELECT label FROM tombstones WHERE generation > ?1");
+  deleted.bind(1, static_cast<std::int64_t>(info.generation));
+  while (deleted.step()) current->mark_deleted(static_cast<vector::HnswIndex::Label>(deleted.int64(0)));
+  auto written = connection.prepare(
+      "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
+      "WHERE d.generation > ?1");
+  written.bind(1, static_cast<std::int64_t>(info.generation));
+  knowledge::add_rows(*this, *current, written);
+  set_index(std::move(current));
+  index_state = "caught_up";
+  index_reason = "index file at generation " + std::to_string(info.generation) + ", database at " +
+                 std::to_string(generation);
+  index_changed = true;
+}
+
+void KnowledgeBase::Impl::save_index(knowledge::Connection& connection) {
+  if (memory || !index_changed) return;
+  current_index()->save(index_path(), {owner, generation, 0, 0, 0});
+  index_changed = false;
+  // The file now covers every deletion so far: their tombstones are needed no more.
+  knowledge::Transaction transaction(connection);
+  auto prune = connection.prepare("DELETE FROM tombstones WHERE generation <= ?1");
+  prune.bind(1, static_cast<std::int64_t>(generation)).run();
+  knowledge::write_meta(connection, "pruned_through", static_cast<std::int64_t>(generation));
+  transaction.commit();
+  pruned_through = generation;
+}
+
+void KnowledgeBase::Impl::maybe_compact(knowledge::Connection& connection) {
+  auto current = current_index();
+  std::size_t deleted = current->deleted_count();
+  std::size_t entries = current->size() + deleted;
+  if (deleted >= options.compaction_min_deleted &&
+      static_cast<double>(deleted) >= options.compaction_deleted_fraction * static_cast<double>(entries)) {
+    compact_locked(connection);
+  }
+}
+
+void KnowledgeBase::Impl::compact_locked(knowledge::Connection& connection) {
+  auto start = std::chrono::steady_clock::now();
+  auto before = current_index();
+  std::size_t dropped = before->deleted_count();
+  set_index(build_index(connection));
+  before.reset();
+  compactions.fetch_add(1);
+  index_changed = true;
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - start).count();
+  Json event = make_event("kb.compact", micros);
+  event["dropped"] = dropped;
+  emit(options.events, event);
+}
+
+}  // namespace keel
