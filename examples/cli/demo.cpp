@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "keel/firewall.hpp"
+#include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
 #include "keel/router.hpp"
 #include "demo_data.hpp"
@@ -92,6 +93,66 @@ Json tour_firewall() {
           {"restored", restored}};
 }
 
+Json tour_knowledge() {
+  auto start = Clock::now();
+  KnowledgeBase kb = KnowledgeBase::open(":memory:");
+  std::vector<Document> documents;
+  std::string_view lines = demo_data::documents_jsonl;
+  while (!lines.empty()) {
+    auto end = lines.find('\n');
+    std::string_view line = lines.substr(0, end);
+    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    documents.push_back(Document::from_json(parse_json(line, "examples/data/documents.jsonl")));
+  }
+  kb.upsert(std::move(documents));
+  kb.add_edges({{"refund-policy", "payment-methods", "mentions"},
+                {"double-charge", "refund-policy", "see_also"},
+                {"lost-parcel", "refund-policy", "see_also"},
+                {"late-delivery", "lost-parcel", "escalates_to"},
+                {"remboursement", "refund-policy", "translation_of"},
+                {"livraison-retard", "late-delivery", "translation_of"}});
+  double build_us = micros_since(start);
+
+  // Each search runs once to prepare its statements, then is timed.
+  auto run = [&](const char* name, SearchQuery query) {
+    (void)kb.search(query);
+    auto t = Clock::now();
+    SearchResult result = kb.search(query);
+    double us = micros_since(t);
+    Json hits = Json::array();
+    for (std::size_t i = 0; i < result.hits.size() && i < 3; ++i) {
+      // One signal: its own score (BM25, cosine, graph weight); hybrid: the fused score.
+      const auto& hit = result.hits[i];
+      const auto& signal = std::string(name) == "keyword" ? hit.keyword
+                           : std::string(name) == "vector" ? hit.vector
+                           : std::string(name) == "graph"  ? hit.graph
+                                                           : std::optional<SignalScore>();
+      hits.push_back({{"id", hit.id}, {"score", signal ? signal->score : hit.score}});
+    }
+    return Json{{"mode", name}, {"query", query.to_json()}, {"hits", hits}, {"us", us}};
+  };
+  SearchQuery keyword;
+  keyword.text = "charged twice";
+  keyword.use_vector = false;
+  SearchQuery vector;
+  vector.text = "my package is late";
+  vector.use_keyword = false;
+  SearchQuery graph;
+  graph.seeds = {"late-delivery"};
+  graph.use_keyword = graph.use_vector = false;
+  graph.use_graph = true;
+  graph.graph_hops = 2;
+  graph.graph_direction = EdgeDirection::outgoing;
+  SearchQuery hybrid;
+  hybrid.text = "money back for a parcel that never came";
+  hybrid.use_graph = true;
+  hybrid.filter = {{"lang", {{"eq", "en"}}}};
+  Json searches = Json::array({run("keyword", keyword), run("vector", vector), run("graph", graph),
+                               run("hybrid", hybrid)});
+  return {{"documents", kb.count()}, {"construct_us", build_us}, {"searches", searches}};
+}
+
 Json tour_router() {
   // The LLM tier's model is a scripted test double (the demo runs offline): it answers the two
   // requests the first tiers leave undecided.
@@ -129,6 +190,7 @@ void add_demo(CLI::App& app, int& status) {
     report["core"] = tour_core();
     report["firewall"] = tour_firewall();
     report["router"] = tour_router();
+    report["knowledge"] = tour_knowledge();
     if (as_json) {
       print_json(report);
     } else {
@@ -163,6 +225,25 @@ void add_demo(CLI::App& app, int& status) {
                     r["route"].is_null() ? "no route" : r["route"].get<std::string>().c_str(),
                     r["tier"].get<std::string>().c_str(), r["confidence"].get<double>(),
                     static_cast<long long>(r["timings_us"]["total"].get<std::int64_t>()));
+      }
+      const Json& kb = report["knowledge"];
+      std::printf("\nknowledge base (examples/data/documents.jsonl: %zu documents and 6 links, in memory,\n"
+                  "built in %.1f ms)\n",
+                  kb["documents"].get<std::size_t>(), kb["construct_us"].get<double>() / 1000.0);
+      for (const auto& search : kb["searches"]) {
+        const Json& q = search["query"];
+        std::string what = search["mode"] == "graph" ? "from " + q["graph"]["seeds"].dump() + ", 2 hops"
+                                                     : "\"" + q["text"].get<std::string>() + "\"";
+        if (q.contains("filter") && !q["filter"].empty()) what += " where " + q["filter"].dump();
+        std::string hits;
+        for (const auto& hit : search["hits"]) {
+          char buffer[160];
+          std::snprintf(buffer, sizeof buffer, "%s%s (%.3f)", hits.empty() ? "" : ", ",
+                        hit["id"].get<std::string>().c_str(), hit["score"].get<double>());
+          hits += buffer;
+        }
+        std::printf("  %-7s %s\n    -> %s, %.0f us\n", search["mode"].get<std::string>().c_str(), what.c_str(),
+                    hits.c_str(), search["us"].get<double>());
       }
     }
     status = exit_ok;

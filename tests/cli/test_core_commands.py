@@ -44,6 +44,13 @@ def test_demo_runs_offline_and_reports_timings(cli):
     # The router tour shows a request decided at each tier, and the fallback.
     tiers = [r["tier"] for r in report["router"]["results"]]
     assert tiers == ["condition", "condition", "semantic", "llm", "fallback"]
+    # The knowledge tour searches each way over the sample documents.
+    searches = {s["mode"]: [h["id"] for h in s["hits"]] for s in report["knowledge"]["searches"]}
+    assert report["knowledge"]["documents"] == 12
+    assert searches["keyword"][0] == "double-charge"
+    assert searches["vector"][0] == "late-delivery"
+    assert searches["graph"][:2] == ["lost-parcel", "refund-policy"]
+    assert searches["hybrid"][0] in ("late-delivery", "lost-parcel")
     text = cli.run("demo")
     assert text.returncode == 0
     assert "keel" in text.stdout
