@@ -30,6 +30,7 @@ struct RouteOptions {
   std::string routes_path;
   std::string model_path;
   std::string text;
+  std::string metadata;  // JSON object text; empty: none
   bool jsonl = false;
   bool no_llm = false;
 };
@@ -86,12 +87,19 @@ int run_route(const RouteOptions& options, bool text_given) {
   if (options.routes_path.empty())
     throw UsageError("--routes is required (run 'keel route --help')");
   if (options.jsonl && text_given) throw UsageError("--jsonl reads stdin; do not also give TEXT");
+  if (options.jsonl && !options.metadata.empty())
+    throw UsageError("--jsonl lines carry their own metadata; do not also give --metadata");
   Router router = load_router(options.routes_path, options.model_path);
 
   if (!options.jsonl) {
     RouteRequest request;
     request.text = text_given ? options.text : read_all(std::cin);
     request.use_llm = !options.no_llm;
+    if (!options.metadata.empty()) {
+      request.metadata = parse_json(options.metadata, "--metadata");
+      if (!request.metadata.is_object())
+        throw Error(Errc::invalid_argument, "--metadata: expected a JSON object");
+    }
     print_json(router.route(request).to_json());
     return exit_ok;
   }
@@ -275,6 +283,9 @@ void add_route(CLI::App& app, int& status) {
                    "Model configuration JSON file: enables the LLM tier")
       ->type_name("FILE");
   route->add_flag("--no-llm", options.no_llm, "Stop after the semantic tier even with --model");
+  route->add_option("--metadata", options.metadata,
+                    "The request's metadata, a JSON object (for the condition tier's predicates)")
+      ->type_name("JSON");
 
   auto* fit = route->add_subcommand(
       "fit",

@@ -455,3 +455,16 @@ def test_a_corrupt_saved_router_is_exit_2(cli, routes, examples, tmp_path):
     assert result.returncode == 2
     assert str(saved) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_metadata_option_feeds_the_condition_tier(cli, tmp_path):
+    routes = tmp_path / "routes.json"
+    routes.write_text(json.dumps({"routes": [
+        {"name": "vip", "conditions": [{"metadata": {"tier": {"in": ["gold"]}}, "confidence": 1.0}]},
+        {"name": "other", "utterances": ["hello there"]}]}))
+    result = cli.json("route", "--routes", str(routes), "--metadata", '{"tier": "gold"}', "anything")
+    assert result["route"] == "vip"
+    assert result["tier"] == "condition"
+    bad = cli.run("route", "--routes", str(routes), "--metadata", "[1]", "anything")
+    assert bad.returncode == 2
+    assert "--metadata" in bad.stderr
