@@ -32,6 +32,9 @@ void add_chat(CLI::App& app, int& status);
 /// Registers `keel route` with its `fit` and `eval` subcommands.
 void add_route(CLI::App& app, int& status);
 
+/// Registers `keel kb` with its add, get, delete, link, search, neighbours and stats commands.
+void add_kb(CLI::App& app, int& status);
+
 /// Prints one JSON document (or JSON line) on stdout.
 void print_json(const Json& value);
 

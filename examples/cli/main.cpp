@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   add_scan(app, status);
   add_chat(app, status);
   add_route(app, status);
+  add_kb(app, status);
 
   // A word that is not a subcommand gets a plainer message than CLI11's "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
