@@ -367,6 +367,150 @@ KEEL_API int keel_router_is_saved(const char* path);
 KEEL_API keel_status keel_router_set_event_callback(keel_router* router, keel_event_fn callback,
                                                     void* user_data, keel_error** err);
 
+/* ---- Knowledge -----------------------------------------------------------------------------
+ * A knowledge base in one SQLite file (WAL) plus its HNSW index file `<path>.hnsw` beside it
+ * (a cache, rebuilt or caught up from SQLite when missing or stale), or in memory (":memory:").
+ * Documents, a graph of documents and named entities, and hybrid search. JSON shapes:
+ *   document  {"id": "...", "text": "...", "metadata"?: {...}, "vector"?: [floats]}
+ *             (without a vector the text is embedded by the base's embedder)
+ *   entity    {"id": "...", "type"?: "...", "properties"?: {...}}
+ *   edge      {"from": "...", "to": "...", "type": "...", "weight"?: 1.0, "properties"?: {...}}
+ *   neighbour {"id", "kind": "document" | "entity", "hops", "weight", "via", "edge_type"}
+ *   query     {"text", "vector"?, "k": 10, "filter"?: {"lang": {"eq": "fr"}, "year": {"gte":
+ *              2023}}, "signals"?: {"keyword": true, "vector": true, "graph": false},
+ *              "keyword"?: {"mode": "any" | "all" | "phrase", "prefix": false},
+ *              "graph"?: {"seeds": [...], "hops", "decay", "edge_types", "direction",
+ *              "seed_hits"}, "fusion"?: {"method": "rrf" | "weighted", "rrf_k": 60,
+ *              "candidates": 50, "weights": {...}}, "ef_search"?, "snippet"?: {...}}
+ *   result    {"hits": [{"id", "score", "snippet", "metadata", "text",
+ *              "signals": {"keyword": {"rank", "score"}, "vector": {...},
+ *                          "graph": {"rank", "score", "hops"}}}],
+ *              "timings_us": {"keyword", "vector", "graph", "total"},
+ *              "vector_strategy": "none" | "index" | "exact"}
+ * Filters are applied inside each signal, so a selective filter still yields k hits.
+ * A knowledge base is safe to use from many threads at once: reads (get, count, neighbours,
+ * edges, search, stats) run concurrently and never wait for a writer of a file base; writes
+ * (upsert, delete, graph changes, checkpoint, compact) are serialised. Freeing or closing it
+ * while another call on it is in progress is the caller's bug. Malformed JSON is KEEL_PARSE; a
+ * bad document, edge or query is KEEL_INVALID_ARGUMENT naming its JSON path
+ * ("documents[2].id: required"); a bad filter is KEEL_INVALID_CONFIG naming
+ * "filter.<field>"; bad options are KEEL_INVALID_CONFIG naming the option. */
+typedef struct keel_kb keel_kb;
+
+/* Opens or creates the knowledge base at `path` ("" is refused; ":memory:" for one in memory).
+ * `options_json` may be NULL or {"dimension", "metric": "cosine" | "inner_product", "hnsw":
+ * {"m", "ef_construction", "ef_search", "seed"}, "synchronous": "normal" | "full",
+ * "embedder": {...}, "compaction": {...}, "read_connections", "index_threads"}. `embedder`
+ * (may be NULL: the options' "embedder", else the built-in hashing embedder) is borrowed: the
+ * base takes its own reference. Giving both is KEEL_INVALID_CONFIG. KEEL_IO names the path
+ * when it cannot be opened; options contradicting the stored base or the embedder (dimension,
+ * metric) are KEEL_INVALID_CONFIG. *out receives the base (free with keel_kb_free). */
+KEEL_API keel_status keel_kb_open(const char* path, const char* options_json,
+                                  keel_embedder* embedder, keel_kb** out, keel_error** err);
+
+/* Closes (saving the index file; errors are not reported: call keel_kb_close for them) and
+ * frees a knowledge base. Accepts NULL. No call on it may be in progress. */
+KEEL_API void keel_kb_free(keel_kb* kb);
+
+/* Saves the index file, checkpoints the WAL and closes, reporting failures. The handle must
+ * still be freed with keel_kb_free; other calls on it fail with KEEL_INVALID_ARGUMENT.
+ * Calling it again does nothing. */
+KEEL_API keel_status keel_kb_close(keel_kb* kb, keel_error** err);
+
+/* Saves the index file (when it changed) and checkpoints the WAL into the database file. */
+KEEL_API keel_status keel_kb_checkpoint(keel_kb* kb, keel_error** err);
+
+/* Rebuilds the vector index from SQLite now (it also happens by itself after heavy deletion). */
+KEEL_API keel_status keel_kb_compact(keel_kb* kb, keel_error** err);
+
+/* *stats_json receives {"path", "documents", "entities", "edges", "dimension", "metric",
+ * "db_bytes", "index_elements", "deleted_in_index", "index": "created" | "loaded" |
+ * "caught_up" | "rebuilt", "index_reason", "generation", "compactions"} (caller frees with
+ * keel_free). */
+KEEL_API keel_status keel_kb_stats(const keel_kb* kb, char** stats_json, keel_error** err);
+
+/* Inserts or replaces one document (a JSON object) or several (a JSON array) in one
+ * transaction: all of them or, on any error, none. KEEL_INVALID_ARGUMENT for an empty id, a
+ * metadata value that is not an object, a vector of the wrong dimension or an id used by an
+ * entity. */
+KEEL_API keel_status keel_kb_upsert(keel_kb* kb, const char* documents_json, keel_error** err);
+
+/* *document_json receives the document {"id", "text", "metadata"} (caller frees with
+ * keel_free); KEEL_NOT_FOUND (and NULL) when there is none. */
+KEEL_API keel_status keel_kb_get(const keel_kb* kb, const char* id, char** document_json,
+                                 keel_error** err);
+
+/* Deletes a document, its edges and its index entries. KEEL_NOT_FOUND when there is none. */
+KEEL_API keel_status keel_kb_delete(keel_kb* kb, const char* id, keel_error** err);
+
+/* Deletes the documents that exist among `ids_json` (a JSON array of strings) in one
+ * transaction; *deleted (when `deleted` is not NULL) receives how many. */
+KEEL_API keel_status keel_kb_delete_many(keel_kb* kb, const char* ids_json, size_t* deleted,
+                                         keel_error** err);
+
+/* *count receives the number of documents. */
+KEEL_API keel_status keel_kb_count(const keel_kb* kb, size_t* count, keel_error** err);
+
+/* Inserts or replaces an entity (a JSON object). KEEL_INVALID_ARGUMENT when a document has
+ * its id. */
+KEEL_API keel_status keel_kb_upsert_entity(keel_kb* kb, const char* entity_json,
+                                           keel_error** err);
+
+/* *entity_json receives the entity (caller frees); KEEL_NOT_FOUND (and NULL) when there is
+ * none. */
+KEEL_API keel_status keel_kb_get_entity(const keel_kb* kb, const char* id, char** entity_json,
+                                        keel_error** err);
+
+/* Deletes an entity and its edges. KEEL_NOT_FOUND when there is none. */
+KEEL_API keel_status keel_kb_delete_entity(keel_kb* kb, const char* id, keel_error** err);
+
+/* Inserts or replaces one edge (a JSON object) or several (a JSON array, in one transaction:
+ * all or none); an edge is identified by (from, to, type). KEEL_NOT_FOUND when an end is
+ * neither a document nor an entity. */
+KEEL_API keel_status keel_kb_link(keel_kb* kb, const char* edges_json, keel_error** err);
+
+/* Deletes the edge (from, to, type). KEEL_NOT_FOUND when there is none. */
+KEEL_API keel_status keel_kb_unlink(keel_kb* kb, const char* from, const char* to,
+                                    const char* type, keel_error** err);
+
+/* *edges_json receives a JSON array of the edges of node `id` in `direction` ("outgoing",
+ * "incoming", or "both" — also for NULL) (caller frees). */
+KEEL_API keel_status keel_kb_edges(const keel_kb* kb, const char* id, const char* direction,
+                                   char** edges_json, keel_error** err);
+
+/* The nodes reachable from `id`, nearest first. `query_json` may be NULL or {"hops": 1 (1..8),
+ * "edge_types": [...] (empty: every type), "direction": "outgoing" | "incoming" | "both",
+ * "limit": 0 (no limit)}. *neighbours_json receives a JSON array of neighbours (caller frees).
+ * KEEL_NOT_FOUND for an unknown node. */
+KEEL_API keel_status keel_kb_neighbours(const keel_kb* kb, const char* id, const char* query_json,
+                                        char** neighbours_json, keel_error** err);
+
+/* Searches: `query_json` is a query object (see above) or a JSON string (the text, with the
+ * defaults: keyword and vector signals fused by RRF, k = 10). *result_json receives the result
+ * (caller frees with keel_free). KEEL_INVALID_ARGUMENT names a bad query field ("query.k"). */
+KEEL_API keel_status keel_kb_search(const keel_kb* kb, const char* query_json, char** result_json,
+                                    keel_error** err);
+
+/* The fast path: `len` bytes of `text` (need not be NUL-terminated) with the default query and
+ * `k` (>= 1) hits. *result_json receives the result (caller frees with keel_free). */
+KEEL_API keel_status keel_kb_search_text(const keel_kb* kb, const char* text, size_t len, size_t k,
+                                         char** result_json, keel_error** err);
+
+/* Receives "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events; NULL removes it.
+ * Events may arrive from any thread. When this returns, the previous callback is no longer
+ * running and will not be called again, so its user_data may be released. Must not be called
+ * from inside the callback. */
+KEEL_API keel_status keel_kb_set_event_callback(keel_kb* kb, keel_event_fn callback,
+                                                void* user_data, keel_error** err);
+
+/* Cuts `len` bytes of UTF-8 `text` into pieces of at most "max_bytes" bytes that repeat up to
+ * "overlap_bytes" of the previous piece, cutting on paragraphs, then sentences, then words,
+ * never inside a UTF-8 sequence. `options_json` may be NULL or {"max_bytes": 1000 (>= 16),
+ * "overlap_bytes": 150 (< max_bytes / 2)}. *chunks_json receives a JSON array of {"text",
+ * "start", "end"} with byte offsets into `text` (caller frees); blank text gives []. */
+KEEL_API keel_status keel_chunk_text(const char* text, size_t len, const char* options_json,
+                                     char** chunks_json, keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,7 @@ int main(void) {
   keel_error_free(NULL);
   keel_free(NULL);
   keel_router_free(NULL);
+  keel_kb_free(NULL);
   EXPECT(keel_router_is_saved(NULL) == 0);
   EXPECT(keel_error_code(NULL) == KEEL_INTERNAL);
   EXPECT(strcmp(keel_error_message(NULL), "") == 0);

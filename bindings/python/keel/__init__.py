@@ -9,6 +9,8 @@ from __future__ import annotations
 from . import _native
 from ._version import __version__
 from .firewall import Finding, Firewall, Redaction, Verdict
+from .knowledge import (Chunk, Document, Edge, Entity, Hit, KnowledgeBase, Neighbour, SearchResult,
+                        chunk_text)
 from .llm import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec, Usage
 from .router import (ConfusedPair, Evaluation, FitReport, RouteCandidate, RouteMetrics, Router,
                      RouteResult)
@@ -53,6 +55,15 @@ __all__ = [
     "Evaluation",
     "RouteMetrics",
     "ConfusedPair",
+    "KnowledgeBase",
+    "Document",
+    "Entity",
+    "Edge",
+    "Neighbour",
+    "Hit",
+    "SearchResult",
+    "Chunk",
+    "chunk_text",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",
