@@ -334,7 +334,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
 
 int main(int argc, char** argv) {
   std::size_t docs = 100000, queries = 500;
-  unsigned threads = 2;
+  unsigned threads = 1;  // the library's default index_threads
   bool quality = true, speed = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

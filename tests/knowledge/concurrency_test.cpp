@@ -79,9 +79,9 @@ void concurrent_search_while_ingesting(const std::string& path, unsigned index_t
 
 TEST_CASE("searches run concurrently with a writer ingesting batches (file base)") {
   TempDir dir;
-  // One index thread: hnswlib 0.6.2's parallel addPoint locks a new node and then its
-  // neighbours, which ThreadSanitizer reports as a lock-order inversion (top-down insertion
-  // keeps it from deadlocking, but the report would fail the TSan run).
+  // One index thread (the default): with more, HnswIndex::add_batch runs hnswlib 0.6.2's
+  // addPoint concurrently, and addPoint draws each node's level from an unsynchronised
+  // random generator — a data race TSan reports (see the report of this branch).
   concurrent_search_while_ingesting(dir.file("kb.db"), 1);
 }
 
