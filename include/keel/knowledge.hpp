@@ -60,7 +60,9 @@ struct KEEL_API KnowledgeOptions {
   /// Most read connections kept open for concurrent searches (file bases only).
   std::size_t read_connections = 8;
   /// Threads adding vectors when the index is rebuilt or a large batch is added (1 = the
-  /// calling thread; more uses a private executor).
+  /// calling thread; more uses a private executor). More than 1 is faster but runs hnswlib
+  /// 0.6.2's addPoint concurrently, whose level draw races on a shared random generator
+  /// (benign on x86-64, reported by ThreadSanitizer).
   unsigned index_threads = 1;
   /// Embeds texts given without a vector. Default: a HashingEmbedder of `dimension`.
   std::shared_ptr<Embedder> embedder;

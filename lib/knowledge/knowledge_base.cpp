@@ -469,6 +469,7 @@ std::vector<Neighbour> KnowledgeBase::neighbours(const std::string& id, const Ne
   impl_->check_open();
   if (query.hops < 1 || query.hops > 8) throw Error(Errc::invalid_argument, "neighbours: hops must be in 1..8");
   Impl::ReadLease db(*impl_);
+  knowledge::ReadTransaction snapshot(*db);
   if (knowledge::node_kind(*db, id) == knowledge::NodeKind::none) {
     throw Error(Errc::not_found, "knowledge base: no document or entity \"" + id + "\"");
   }
@@ -518,6 +519,7 @@ Json KnowledgeBase::stats() const {
   Json out;
   {
     Impl::ReadLease db(impl);
+    knowledge::ReadTransaction snapshot(*db);
     auto count = [&](const char* sql) {
       auto rows = db->prepare(sql);
       return rows.step() ? rows.int64(0) : 0;

@@ -12,6 +12,7 @@
 #include "knowledge/fusion.hpp"
 #include "knowledge/graph.hpp"
 #include "knowledge/knowledge_base_impl.hpp"
+#include "knowledge/snippet.hpp"
 #include "vector/dot.hpp"
 
 namespace keel {
@@ -31,7 +32,30 @@ std::int64_t micros(Clock::time_point start) {
 // search.
 class FilterCheck {
  public:
-  FilterCheck(const MetadataFilter& filter, Connection& db) : filter_(filter), db_(db) {}
+  FilterCheck(const MetadataFilter& filter, Connection& db)
+      : filter_(filter), db_(db), sql_(knowledge::filter_to_sql(filter, "d.metadata", 2)) {}
+
+  /// Decides a batch of labels in one statement: SQLite's json functions reject most of
+  /// those that fail (without parsing JSON in C++), MetadataFilter decides the rest.
+  void decide(const std::vector<std::int64_t>& labels) {
+    std::string list = "[";
+    std::size_t pending = 0;
+    for (auto label : labels) {
+      if (cache_.count(label)) continue;
+      cache_[label] = false;
+      if (pending++) list.push_back(',');
+      list += std::to_string(label);
+    }
+    if (!pending) return;
+    list.push_back(']');
+    // CROSS JOIN keeps json_each outside: one primary-key lookup per label.
+    Connection::OneShot query(db_, "SELECT d.label, d.metadata FROM json_each(?1) AS j CROSS JOIN documents d "
+                                   "ON d.label = j.value WHERE (" + sql_.condition + ")");
+    auto& rows = query.statement();
+    rows.bind_text(1, list);
+    sql_.bind(rows, 2);
+    while (rows.step()) cache_[rows.int64(0)] = passes_json(rows.text(1));
+  }
 
   bool empty() const { return filter_.empty(); }
   bool passes_json(std::string_view metadata) const {
@@ -50,6 +74,7 @@ class FilterCheck {
  private:
   const MetadataFilter& filter_;
   Connection& db_;
+  knowledge::FilterSql sql_;
   std::unordered_map<std::int64_t, bool> cache_;
 };
 
@@ -142,6 +167,10 @@ std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connect
   while (true) {
     if (fetch >= live) break;
     auto found = index.search(query, fetch, std::max(ef, fetch));
+    std::vector<std::int64_t> labels;
+    labels.reserve(found.size());
+    for (const auto& hit : found) labels.push_back(static_cast<std::int64_t>(hit.first));
+    check.decide(labels);
     out.clear();
     std::size_t passed = 0;
     for (auto& [label, similarity] : found) {
@@ -180,26 +209,6 @@ std::vector<Candidate> graph_candidates(Connection& db, const std::vector<std::p
   }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   if (out.size() > want) out.resize(want);
-  return out;
-}
-
-// ---- snippets ------------------------------------------------------------------------------
-
-// The first `tokens` words of a text, for hits the keyword signal did not find.
-std::string leading_words(std::string_view text, std::size_t tokens, const std::string& ellipsis) {
-  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
-  std::size_t i = 0, words = 0;
-  while (i < text.size() && space(text[i])) ++i;
-  std::size_t start = i;
-  while (i < text.size() && words < tokens) {
-    while (i < text.size() && !space(text[i])) ++i;
-    ++words;
-    while (i < text.size() && space(text[i])) ++i;
-  }
-  std::size_t end = i;
-  while (end > start && space(text[end - 1])) --end;
-  std::string out(text.substr(start, end - start));
-  if (i < text.size()) out += ellipsis;
   return out;
 }
 
@@ -256,17 +265,18 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   }
 
   Impl::ReadLease db(impl);
+  knowledge::ReadTransaction snapshot(*db);
   FilterCheck check(filter, *db);
   std::array<knowledge::RankedList, knowledge::signal_count> lists;
   lists[knowledge::keyword_signal].weight = query.keyword_weight;
   lists[knowledge::vector_signal].weight = query.vector_weight;
   lists[knowledge::graph_signal].weight = query.graph_weight;
 
-  std::string match;
+  std::vector<std::string> terms;
   if (query.use_keyword) {
     auto t = Clock::now();
-    match = knowledge::build_match_expression(knowledge::keyword_terms(query.text), query.keyword_mode,
-                                              query.prefix);
+    terms = knowledge::keyword_terms(query.text);
+    std::string match = knowledge::build_match_expression(terms, query.keyword_mode, query.prefix);
     if (!match.empty()) {
       auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
       lists[knowledge::keyword_signal].candidates = keyword_candidates(*db, match, check, sql_filter, want);
@@ -304,6 +314,9 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   }
 
   auto fused = knowledge::fuse(lists, query.fusion, query.rrf_k);
+  std::optional<knowledge::Snippets> snippets;
+  const knowledge::SnippetStyle style{query.snippet_tokens, query.snippet_open, query.snippet_close,
+                                      query.snippet_ellipsis};
   for (const auto& candidate : fused) {
     if (result.hits.size() >= query.k) break;
     auto row = db->prepare("SELECT id, text, metadata FROM documents WHERE label = ?1");
@@ -317,19 +330,11 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     hit.keyword = candidate.signals[knowledge::keyword_signal];
     hit.vector = candidate.signals[knowledge::vector_signal];
     hit.graph = candidate.signals[knowledge::graph_signal];
-    if (hit.keyword) {
-      auto snippet = db->prepare(
-          "SELECT snippet(documents_fts, 0, ?2, ?3, ?4, ?5) FROM documents_fts "
-          "WHERE documents_fts MATCH ?1 AND rowid = ?6");
-      snippet.bind_text(1, match)
-          .bind_text(2, query.snippet_open)
-          .bind_text(3, query.snippet_close)
-          .bind_text(4, query.snippet_ellipsis)
-          .bind(5, static_cast<std::int64_t>(query.snippet_tokens))
-          .bind(6, candidate.label);
-      if (snippet.step()) hit.snippet = std::string(snippet.text(0));
+    if (!snippets) {
+      snippets.emplace(*db);
+      snippets->set_query(terms, query.prefix);
     }
-    if (hit.snippet.empty()) hit.snippet = leading_words(hit.text, query.snippet_tokens, query.snippet_ellipsis);
+    hit.snippet = snippets->make(hit.text, style);
     result.hits.push_back(std::move(hit));
   }
   result.timings_us["total"] = micros(start);

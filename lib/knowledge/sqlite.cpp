@@ -192,4 +192,21 @@ void Transaction::commit() {
   done_ = true;
 }
 
+ReadTransaction::ReadTransaction(Connection& connection) : connection_(connection) {
+  connection_.prepare("BEGIN").run();
+}
+
+ReadTransaction::~ReadTransaction() {
+  try {
+    connection_.prepare("COMMIT").run();
+  } catch (...) {
+    // A read transaction has nothing to lose, but must not stay open on a pooled connection
+    // (it would pin an old snapshot and the WAL).
+    try {
+      connection_.prepare("ROLLBACK").run();
+    } catch (...) {
+    }
+  }
+}
+
 }  // namespace keel::knowledge

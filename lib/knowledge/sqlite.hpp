@@ -120,4 +120,17 @@ class Transaction {
   bool done_ = false;
 };
 
+/// BEGIN (deferred) ... COMMIT around a group of reads: one snapshot for all of them, and one
+/// WAL read lock instead of one per statement (each costs fcntl and fstat system calls).
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Connection& connection);
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Connection& connection_;
+};
+
 }  // namespace keel::knowledge

@@ -1,6 +1,7 @@
 #include "vector/hnsw_index.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +216,22 @@ std::uint16_t list_count(const char* list) {
   std::uint16_t count;
   std::memcpy(&count, list, sizeof count);
   return count;
+}
+
+// Asks for transparent huge pages over a large buffer about to be filled. Loading an index
+// touches every page of a buffer of hundreds of megabytes once: with 4 KiB pages the page
+// faults can cost more than reading the file (2.3 s against 0.1 s for 200 MB on a virtual
+// machine measured while writing bench_knowledge). A hint only: ignored where unsupported.
+void advise_huge_pages(void* data, std::size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  constexpr std::uintptr_t huge = 2u << 20;
+  auto start = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
+  auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(huge - 1);
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
 }
 
 void sync_directory_of(const std::string& path) {
@@ -550,6 +567,7 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     };
     std::unique_ptr<char, Free> level0(static_cast<char*>(std::malloc(capacity * gh.size_data_per_element)));
     if (!level0) return reject("out of memory");
+    advise_huge_pages(level0.get(), capacity * gh.size_data_per_element);
     if (!in.read(level0.get(), level0_bytes, &sum)) return reject("truncated");
     std::vector<char> tail(header.payload_bytes - sizeof gh - level0_bytes);
     if (!in.read(tail.data(), tail.size(), &sum)) return reject("truncated");

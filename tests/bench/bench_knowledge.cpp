@@ -1,0 +1,364 @@
+// Knowledge base quality and speed.
+// (1) Quality: CLINC150 as a retrieval set — one document per intent (its train utterances
+//     joined), the test utterances as queries, the intent's document as the one relevant
+//     answer. recall@10 and nDCG@10 for keyword (FTS5 BM25), vector (hashing embedder) and
+//     hybrid (RRF).
+// (2) Speed: N documents (~100 words from a random vocabulary, 384-dim clustered vectors
+//     given). Ingest throughput against the raw cost measured in the same run (HnswIndex adds
+//     alone + FTS5 inserts alone); hybrid, vector and keyword query latency; vector recall@10
+//     against exact search; size on disk; time to open with a current index file.
+//   build/bin/bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+#include "keel/executor.hpp"
+#include "keel/knowledge.hpp"
+#include "keel/llm.hpp"
+#include "knowledge/schema.hpp"
+#include "knowledge/sqlite.hpp"
+#include "vector/dot.hpp"
+#include "vector/hnsw_index.hpp"
+
+using namespace keel;
+using namespace keel::bench;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error(Errc::io, "cannot open " + path);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+// ---- quality -----------------------------------------------------------------------------
+
+struct Quality {
+  double recall = 0, ndcg = 0;
+};
+
+void run_quality() {
+  const std::string path = std::string(KEEL_SHARED_DATA_DIR) + "/router/clinc150_data_full.json";
+  Json data = parse_json(read_file(path), "CLINC150");
+  std::map<std::string, std::vector<std::string>> intents;
+  for (const auto& pair : data.at("train")) intents[pair.at(1).get<std::string>()].push_back(pair.at(0).get<std::string>());
+  std::vector<std::pair<std::string, std::string>> queries;  // text, intent
+  for (const auto& pair : data.at("test")) queries.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+
+  KnowledgeOptions options;
+  options.embedder = std::make_shared<HashingEmbedder>();  // its default options
+  auto kb = KnowledgeBase::open(":memory:", options);
+  std::vector<Document> documents;
+  for (const auto& [intent, utterances] : intents) {
+    Document d;
+    d.id = intent;
+    for (const auto& u : utterances) d.text += u + ".\n";
+    documents.push_back(std::move(d));
+  }
+  kb.upsert(documents);
+  std::printf("quality: CLINC150, %zu intent documents, %zu test queries, hashing embedder %zu dims\n",
+              documents.size(), queries.size(), options.embedder->dimension());
+
+  auto evaluate = [&](const char* name, bool keyword, bool vector) {
+    Quality q;
+    std::vector<double> us;
+    for (const auto& [text, intent] : queries) {
+      SearchQuery query;
+      query.text = text;
+      query.k = 10;
+      query.use_keyword = keyword;
+      query.use_vector = vector;
+      auto start = Clock::now();
+      auto result = kb.search(query);
+      us.push_back(micros(Clock::now() - start));
+      for (std::size_t r = 0; r < result.hits.size(); ++r) {
+        if (result.hits[r].id == intent) {
+          q.recall += 1;
+          q.ndcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+          break;
+        }
+      }
+    }
+    q.recall /= static_cast<double>(queries.size());
+    q.ndcg /= static_cast<double>(queries.size());
+    std::printf("  %-8s recall@10 %.4f   nDCG@10 %.4f   (query p50 %.0f us)\n", name, q.recall, q.ndcg,
+                percentile(us, 50));
+    return q;
+  };
+  auto keyword = evaluate("keyword", true, false);
+  auto vector = evaluate("vector", false, true);
+  auto hybrid = evaluate("hybrid", true, true);
+  std::printf("  hybrid beats both: recall %s, nDCG %s\n\n",
+              hybrid.recall > std::max(keyword.recall, vector.recall) ? "yes" : "NO",
+              hybrid.ndcg > std::max(keyword.ndcg, vector.ndcg) ? "yes" : "NO");
+}
+
+// ---- speed -------------------------------------------------------------------------------
+
+constexpr std::size_t dimension = 384;
+
+struct Corpus {
+  std::vector<std::string> texts;
+  std::vector<float> vectors;  // N x dimension, unit length
+  std::vector<std::vector<std::string>> words;  // a few words of each text, for queries
+};
+
+std::vector<std::string> make_vocabulary(std::size_t size, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> length(3, 9), letter(0, 25);
+  std::vector<std::string> words;
+  words.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    std::string w;
+    int n = length(rng);
+    for (int j = 0; j < n; ++j) w.push_back(static_cast<char>('a' + letter(rng)));
+    words.push_back(std::move(w));
+  }
+  return words;
+}
+
+// Clustered vectors: real embeddings gather in topics; uniformly random 384-dim vectors are
+// an unrealistically hard case for any graph index.
+void make_vector(std::mt19937_64& rng, const std::vector<float>& centroids, std::size_t clusters, float* out) {
+  std::uniform_int_distribution<std::size_t> pick(0, clusters - 1);
+  // Noise of length about 0.6 around a unit centroid: members of a topic have cosine about
+  // 0.7 with each other and about 0 with other topics.
+  std::normal_distribution<float> noise(0.0f, 0.6f / std::sqrt(static_cast<float>(dimension)));
+  const float* c = centroids.data() + pick(rng) * dimension;
+  for (std::size_t j = 0; j < dimension; ++j) out[j] = c[j] + noise(rng);
+  vector::normalize(out, dimension);
+}
+
+Corpus make_corpus(std::size_t n, std::vector<float>& centroids, std::size_t clusters, std::mt19937_64& rng) {
+  auto vocabulary = make_vocabulary(20000, rng);
+  std::uniform_int_distribution<std::size_t> word(0, vocabulary.size() - 1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  centroids.resize(clusters * dimension);
+  for (auto& x : centroids) x = normal(rng);
+  for (std::size_t c = 0; c < clusters; ++c) vector::normalize(centroids.data() + c * dimension, dimension);
+  Corpus corpus;
+  corpus.texts.resize(n);
+  corpus.words.resize(n);
+  corpus.vectors.resize(n * dimension);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string& text = corpus.texts[i];
+    for (int w = 0; w < 100; ++w) {
+      const auto& chosen = vocabulary[word(rng)];
+      if (w) text.push_back(' ');
+      text += chosen;
+      if (w < 3) corpus.words[i].push_back(chosen);
+    }
+    make_vector(rng, centroids, clusters, corpus.vectors.data() + i * dimension);
+  }
+  return corpus;
+}
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
+  std::mt19937_64 rng(42);
+  std::vector<float> centroids;
+  constexpr std::size_t clusters = 1000;
+  std::printf("speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n, dimension,
+              threads, std::string(vector::dot_implementation()).c_str());
+  auto corpus = make_corpus(n, centroids, clusters, rng);
+  const std::size_t batch = 1000;
+  const std::string dir = (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+
+  KnowledgeOptions options;
+  options.dimension = dimension;
+  options.index_threads = threads;
+
+  // Raw cost 1: the HNSW adds alone, with the same parameters and threads.
+  double hnsw_seconds = 0;
+  {
+    std::unique_ptr<Executor> executor;
+    if (threads > 1) executor = std::make_unique<Executor>(Executor::Options{threads});
+    vector::HnswIndex index(dimension, n + 64, options.hnsw.m, options.hnsw.ef_construction, options.hnsw.seed);
+    std::vector<vector::HnswIndex::Label> labels(batch);
+    auto start = Clock::now();
+    for (std::size_t at = 0; at < n; at += batch) {
+      std::size_t count = std::min(batch, n - at);
+      for (std::size_t i = 0; i < count; ++i) labels[i] = at + i + 1;
+      index.add_batch(count, labels.data(), corpus.vectors.data() + at * dimension, executor.get());
+    }
+    hnsw_seconds = micros(Clock::now() - start) / 1e6;
+  }
+  // Raw cost 2: FTS5 inserts alone, same tokenizer, WAL, one transaction per batch.
+  double fts_seconds = 0;
+  {
+    const std::string path = dir + "/fts-only.db";
+    knowledge::Connection db(path, false);
+    knowledge::configure_connection(db, true, "normal");
+    db.exec("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')");
+    auto start = Clock::now();
+    for (std::size_t at = 0; at < n; at += batch) {
+      knowledge::Transaction transaction(db);
+      for (std::size_t i = at; i < std::min(n, at + batch); ++i) {
+        auto insert = db.prepare("INSERT INTO t(text) VALUES (?1)");
+        insert.bind_text(1, corpus.texts[i]).run();
+      }
+      transaction.commit();
+    }
+    fts_seconds = micros(Clock::now() - start) / 1e6;
+  }
+
+  const std::string path = dir + "/kb.db";
+  double ingest_seconds = 0;
+  {
+    auto kb = KnowledgeBase::open(path, options);
+    auto start = Clock::now();
+    for (std::size_t at = 0; at < n; at += batch) {
+      std::vector<Document> documents;
+      for (std::size_t i = at; i < std::min(n, at + batch); ++i) {
+        Document d;
+        d.id = "doc-" + std::to_string(i);
+        d.text = corpus.texts[i];
+        d.metadata = {{"group", static_cast<int>(i % 10)}};
+        d.vector.assign(corpus.vectors.begin() + static_cast<std::ptrdiff_t>(i * dimension),
+                        corpus.vectors.begin() + static_cast<std::ptrdiff_t>((i + 1) * dimension));
+        documents.push_back(std::move(d));
+      }
+      kb.upsert(std::move(documents));
+    }
+    ingest_seconds = micros(Clock::now() - start) / 1e6;
+    auto close_start = Clock::now();
+    kb.close();
+    std::printf("  close (index file saved, WAL checkpointed): %.0f ms\n", micros(Clock::now() - close_start) / 1000);
+  }
+  double raw_seconds = hnsw_seconds + fts_seconds;
+  std::printf("  ingest: %.0f docs/s (%.1f s)   raw: %.0f docs/s (HNSW adds %.1f s + FTS5 inserts %.1f s)   ratio %.0f%%\n",
+              static_cast<double>(n) / ingest_seconds, ingest_seconds, static_cast<double>(n) / raw_seconds,
+              hnsw_seconds, fts_seconds, 100.0 * raw_seconds / ingest_seconds);
+  std::printf("  size on disk: database %.1f MiB, index file %.1f MiB\n",
+              static_cast<double>(file_size(path) + file_size(path + "-wal")) / 1048576.0,
+              static_cast<double>(file_size(path + ".hnsw")) / 1048576.0);
+
+  std::vector<double> load_ms;
+  for (int i = 0; i < 3; ++i) {
+    auto start = Clock::now();
+    knowledge::Connection db(path, false);
+    auto owner = db.prepare("SELECT value FROM kb_meta WHERE key = 'owner'");
+    owner.step();
+    auto loaded = vector::HnswIndex::load(path + ".hnsw", dimension, static_cast<std::uint64_t>(owner.int64(0)));
+    load_ms.push_back(micros(Clock::now() - start) / 1000);
+    if (!loaded) std::printf("  (index file rejected)\n");
+  }
+  std::printf("  index file load alone (HnswIndex::load): median %.1f ms\n", percentile(load_ms, 50));
+  std::vector<double> open_ms;
+  for (int i = 0; i < 5; ++i) {
+    auto start = Clock::now();
+    auto kb = KnowledgeBase::open(path, options);
+    open_ms.push_back(micros(Clock::now() - start) / 1000);
+    if (i == 0) std::printf("  open: index %s\n", kb.stats()["index"].get<std::string>().c_str());
+  }
+  std::printf("  open with a current index file: median %.1f ms\n", percentile(open_ms, 50));
+
+  auto kb = KnowledgeBase::open(path, options);
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  std::vector<std::vector<float>> query_vectors(query_count, std::vector<float>(dimension));
+  std::vector<std::string> query_texts(query_count);
+  for (std::size_t q = 0; q < query_count; ++q) {
+    make_vector(rng, centroids, clusters, query_vectors[q].data());
+    const auto& words = corpus.words[pick(rng)];
+    query_texts[q] = words[0] + " " + words[1] + " " + words[2];
+  }
+  auto time_queries = [&](const char* name, bool keyword, bool vector, Json filter = nullptr) {
+    std::vector<double> us;
+    for (std::size_t q = 0; q < query_count; ++q) {
+      SearchQuery query;
+      query.k = 10;
+      query.use_keyword = keyword;
+      query.use_vector = vector;
+      if (keyword) query.text = query_texts[q];
+      if (vector) query.vector = query_vectors[q];
+      query.filter = filter;
+      auto start = Clock::now();
+      auto result = kb.search(query);
+      us.push_back(micros(Clock::now() - start));
+    }
+    report(name, us);
+  };
+  time_queries("  hybrid query (k=10)", true, true);
+  time_queries("  vector query (k=10)", false, true);
+  time_queries("  keyword query (k=10, 3 words OR)", true, false);
+  time_queries("  hybrid, filter passing 10%", true, true, {{"group", {{"eq", 3}}}});
+
+  // Recall of the vector signal against exact search.
+  const std::size_t recall_queries = std::min<std::size_t>(query_count, 200);
+  double found = 0;
+  for (std::size_t q = 0; q < recall_queries; ++q) {
+    std::vector<std::pair<float, std::size_t>> exact(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      exact[i] = {-vector::dot(query_vectors[q].data(), corpus.vectors.data() + i * dimension, dimension), i};
+    }
+    std::partial_sort(exact.begin(), exact.begin() + 10, exact.end());
+    SearchQuery query;
+    query.vector = query_vectors[q];
+    query.use_keyword = false;
+    query.k = 10;
+    auto result = kb.search(query);
+    for (std::size_t r = 0; r < 10; ++r) {
+      std::string id = "doc-" + std::to_string(exact[r].second);
+      for (const auto& hit : result.hits) {
+        if (hit.id == id) {
+          found += 1;
+          break;
+        }
+      }
+    }
+  }
+  std::printf("  vector recall@10 vs exact: %.4f (%zu queries, ef_search %zu)\n",
+              found / static_cast<double>(recall_queries * 10), recall_queries, options.hnsw.ef_search);
+  kb.close();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t docs = 100000, queries = 500;
+  unsigned threads = 1;  // the library's default index_threads
+  bool quality = true, speed = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--docs" && i + 1 < argc) {
+      docs = std::stoul(argv[++i]);
+    } else if (arg == "--queries" && i + 1 < argc) {
+      queries = std::stoul(argv[++i]);
+    } else if (arg == "--threads" && i + 1 < argc) {
+      threads = static_cast<unsigned>(std::stoul(argv[++i]));
+    } else if (arg == "--no-quality") {
+      quality = false;
+    } else if (arg == "--no-speed") {
+      speed = false;
+    } else {
+      std::fprintf(stderr, "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]\n");
+      return 2;
+    }
+  }
+  try {
+    if (quality) run_quality();
+    if (speed) run_speed(docs, queries, threads);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_knowledge: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
