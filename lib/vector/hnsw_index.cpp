@@ -48,18 +48,6 @@
 #pragma GCC diagnostic ignored "-Wpedantic"
 #pragma GCC diagnostic ignored "-Wextra"
 #endif
-// hnswlib 0.6.2 prefetches the neighbour after the last one of a list (reading one id past
-// it), which overruns an upper-level list at the end of its allocation by 3 bytes: harmless
-// within malloc's slack, but AddressSanitizer stops on it. Sanitized builds go without
-// hnswlib's SSE paths (keel's distance is its own, so only the prefetches are lost).
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
-#define __SANITIZE_ADDRESS__ 1  // clang's spelling of GCC's macro
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
-#define NO_MANUAL_VECTORIZATION
-#endif
 namespace {
 #include <hnswlib/hnswlib.h>
 }  // namespace
