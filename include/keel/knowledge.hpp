@@ -236,7 +236,7 @@ struct KEEL_API SearchResult {
 /// of at most `max_bytes` bytes of UTF-8 that repeat up to `overlap_bytes` of the previous
 /// piece (whole sentences or words). JSON: {"max_bytes": 1000, "overlap_bytes": 150}.
 struct KEEL_API ChunkOptions {
-  std::size_t max_bytes = 1000;    ///< >= 16
+  std::size_t max_bytes = 1000;     ///< >= 16
   std::size_t overlap_bytes = 150;  ///< < max_bytes / 2
 
   static ChunkOptions from_json(const Json& json, const std::string& path = "chunking");

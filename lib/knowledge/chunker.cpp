@@ -13,12 +13,16 @@ struct Span {
   std::size_t start, end;
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // [start, end) without surrounding whitespace; empty spans are dropped by the caller.
 Span trim(std::string_view text, Span span) {
-  while (span.start < span.end && is_space(text[span.start])) ++span.start;
-  while (span.end > span.start && is_space(text[span.end - 1])) --span.end;
+  while (span.start < span.end && is_space(text[span.start]))
+    ++span.start;
+  while (span.end > span.start && is_space(text[span.end - 1]))
+    --span.end;
   return span;
 }
 
@@ -39,7 +43,9 @@ std::vector<Span> split(std::string_view text, Span span, IsCut is_cut) {
   return out;
 }
 
-bool is_utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool is_utf8_continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 // Pieces of at most `max` bytes: paragraphs, else their sentences, else words, else byte
 // runs that end on a UTF-8 character boundary.
@@ -69,7 +75,8 @@ void cut_units(std::string_view text, Span span, std::size_t max, int level,
     std::size_t start = span.start;
     while (start < span.end) {
       std::size_t end = std::min(span.end, start + max);
-      while (end < span.end && end > start + 1 && is_utf8_continuation(text[end])) --end;
+      while (end < span.end && end > start + 1 && is_utf8_continuation(text[end]))
+        --end;
       out.push_back({start, end});
       start = end;
     }
@@ -79,7 +86,8 @@ void cut_units(std::string_view text, Span span, std::size_t max, int level,
     cut_units(text, pieces.empty() ? span : pieces[0], max, level + 1, out);
     return;
   }
-  for (const auto& piece : pieces) cut_units(text, piece, max, level + 1, out);
+  for (const auto& piece : pieces)
+    cut_units(text, piece, max, level + 1, out);
 }
 
 }  // namespace
@@ -101,10 +109,11 @@ std::vector<Chunk> chunk_text(std::string_view text, const ChunkOptions& options
   std::size_t first = 0;
   while (first < n) {
     std::size_t end = first + 1;  // every unit fits on its own
-    while (end < n && units[end].end - units[first].start <= max) ++end;
+    while (end < n && units[end].end - units[first].start <= max)
+      ++end;
     std::size_t start_byte = units[first].start, end_byte = units[end - 1].end;
-    chunks.push_back(Chunk{std::string(text.substr(start_byte, end_byte - start_byte)),
-                           start_byte, end_byte});
+    chunks.push_back(
+        Chunk{std::string(text.substr(start_byte, end_byte - start_byte)), start_byte, end_byte});
     if (end == n) break;
     // The next chunk repeats the last units of this one that fit in `overlap` bytes, as long
     // as the first new unit still fits after them.

@@ -52,7 +52,8 @@ class Builder {
     for (const auto& predicate : filter.predicates()) {
       std::string value = value_of(predicate);
       if (value.empty()) continue;  // not expressible: MetadataFilter decides alone
-      if (predicate.exists) clauses.push_back("(" + value + (*predicate.exists ? " IS NOT NULL)" : " IS NULL)"));
+      if (predicate.exists)
+        clauses.push_back("(" + value + (*predicate.exists ? " IS NOT NULL)" : " IS NULL)"));
       if (predicate.eq) clauses.push_back(equals(value, *predicate.eq));
       if (predicate.in) {
         std::string any;

@@ -16,7 +16,7 @@
 namespace keel::knowledge {
 
 struct FilterSql {
-  std::string condition = "1";  ///< an SQL boolean expression; "1" when there is no filter
+  std::string condition = "1";   ///< an SQL boolean expression; "1" when there is no filter
   std::vector<Json> parameters;  ///< bound in order to ?first_parameter, ?first_parameter+1...
 
   /// Binds the parameters starting at SQL parameter `first`.

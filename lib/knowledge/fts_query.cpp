@@ -26,9 +26,11 @@ std::vector<std::string> keyword_terms(std::string_view text, std::size_t max_te
   std::unordered_set<std::string> seen;
   std::size_t i = 0;
   while (i < text.size() && terms.size() < max_terms) {
-    while (i < text.size() && !is_word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && !is_word_byte(static_cast<unsigned char>(text[i])))
+      ++i;
     std::size_t start = i;
-    while (i < text.size() && is_word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && is_word_byte(static_cast<unsigned char>(text[i])))
+      ++i;
     if (i == start) break;
     std::string term(text.substr(start, i - start));
     if (seen.insert(ascii_lower(term)).second) terms.push_back(std::move(term));

@@ -44,8 +44,8 @@ void put_edge(Connection& connection, const Edge& edge) {
   }
   for (const auto* end : {&edge.from, &edge.to}) {
     if (node_kind(connection, *end) == NodeKind::none) {
-      throw Error(Errc::not_found, "edge " + edge.from + " -> " + edge.to + ": no document or entity \"" +
-                                       *end + "\"");
+      throw Error(Errc::not_found, "edge " + edge.from + " -> " + edge.to +
+                                       ": no document or entity \"" + *end + "\"");
     }
   }
   auto statement = connection.prepare(
@@ -90,14 +90,14 @@ Edge edge_from_row(Statement& row) {
 
 }  // namespace
 
-std::vector<Edge> edges_of(Connection& connection, const std::string& id,
-                           EdgeDirection direction) {
+std::vector<Edge> edges_of(Connection& connection, const std::string& id, EdgeDirection direction) {
   std::vector<Edge> out;
   if (direction != EdgeDirection::incoming) {
     auto rows = connection.prepare(
         "SELECT source, target, type, weight, properties FROM edges WHERE source = ?1");
     rows.bind_text(1, id);
-    while (rows.step()) out.push_back(edge_from_row(rows));
+    while (rows.step())
+      out.push_back(edge_from_row(rows));
   }
   if (direction != EdgeDirection::outgoing) {
     auto rows = connection.prepare(
@@ -157,7 +157,8 @@ std::vector<Reached> traverse(Connection& connection,
     }
     std::vector<Reached> reached;
     reached.reserve(level.size());
-    for (auto& [id, node] : level) reached.push_back(std::move(node));
+    for (auto& [id, node] : level)
+      reached.push_back(std::move(node));
     std::sort(reached.begin(), reached.end(), [](const Reached& a, const Reached& b) {
       return a.weight != b.weight ? a.weight > b.weight : a.id < b.id;
     });

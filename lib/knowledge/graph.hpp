@@ -25,8 +25,7 @@ bool delete_edge(Connection& connection, const std::string& from, const std::str
                  const std::string& type);
 /// Deletes every edge from or to `id`.
 void delete_edges_of(Connection& connection, const std::string& id);
-std::vector<Edge> edges_of(Connection& connection, const std::string& id,
-                           EdgeDirection direction);
+std::vector<Edge> edges_of(Connection& connection, const std::string& id, EdgeDirection direction);
 std::size_t edge_count(Connection& connection);
 
 /// A node reached by a traversal.

@@ -45,7 +45,8 @@ KnowledgeBase::Impl::ReadLease::~ReadLease() {
   if (impl_.pool.size() < impl_.options.read_connections) impl_.pool.push_back(std::move(owned_));
 }
 
-KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl) : impl_(impl), write_lock_(impl.write_mutex) {
+KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl)
+    : impl_(impl), write_lock_(impl.write_mutex) {
   if (impl.memory) memory_lock_ = std::unique_lock(impl.memory_mutex);
   impl.check_open();
 }
@@ -60,9 +61,9 @@ namespace {
 
 std::uint64_t random_owner() {
   std::random_device device;
-  std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) ^ device() ^
-                        static_cast<std::uint64_t>(
-                            std::chrono::steady_clock::now().time_since_epoch().count());
+  std::uint64_t value =
+      (static_cast<std::uint64_t>(device()) << 32) ^ device() ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   // Stored as a signed 64-bit integer; keep it positive and non-zero.
   value &= 0x7fffffffffffffffull;
   return value ? value : 1;
@@ -73,7 +74,8 @@ void check_options(const KnowledgeOptions& o) {
     throw_config_error("metric", "must be one of cosine, inner_product, got \"" + o.metric + "\"");
   }
   if (o.hnsw.m < 2 || o.hnsw.m > 100) throw_config_error("hnsw.m", "must be in 2..100");
-  if (o.hnsw.ef_construction < 10) throw_config_error("hnsw.ef_construction", "must be at least 10");
+  if (o.hnsw.ef_construction < 10)
+    throw_config_error("hnsw.ef_construction", "must be at least 10");
   if (o.hnsw.ef_search < 1) throw_config_error("hnsw.ef_search", "must be at least 1");
   if (o.synchronous != "normal" && o.synchronous != "full") {
     throw_config_error("synchronous", "must be one of normal, full");
@@ -86,7 +88,8 @@ void check_options(const KnowledgeOptions& o) {
 }
 
 std::int64_t micros_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
       .count();
 }
 
@@ -105,7 +108,7 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
 
   knowledge::StoredMeta meta;
   if (knowledge::database_is_empty(db)) {
-    meta.dimension = options.dimension ? options.dimension
+    meta.dimension = options.dimension  ? options.dimension
                      : options.embedder ? options.embedder->dimension()
                                         : 384;
     meta.metric = options.metric.empty() ? "cosine" : options.metric;
@@ -115,16 +118,19 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
     knowledge::check_knowledge_base(db);
     meta = knowledge::read_meta(db);
     if (options.dimension && options.dimension != meta.dimension) {
-      throw_config_error("dimension", "is " + std::to_string(options.dimension) + " but the base at " +
-                                          path + " holds vectors of " + std::to_string(meta.dimension));
+      throw_config_error("dimension", "is " + std::to_string(options.dimension) +
+                                          " but the base at " + path + " holds vectors of " +
+                                          std::to_string(meta.dimension));
     }
     if (!options.metric.empty() && options.metric != meta.metric) {
-      throw_config_error("metric", "is " + options.metric + " but the base at " + path + " uses " + meta.metric);
+      throw_config_error(
+          "metric", "is " + options.metric + " but the base at " + path + " uses " + meta.metric);
     }
   }
   if (options.embedder && options.embedder->dimension() != meta.dimension) {
-    throw_config_error("embedder", "makes vectors of " + std::to_string(options.embedder->dimension()) +
-                                       " but the base holds vectors of " + std::to_string(meta.dimension));
+    throw_config_error("embedder",
+                       "makes vectors of " + std::to_string(options.embedder->dimension()) +
+                           " but the base holds vectors of " + std::to_string(meta.dimension));
   }
   impl->dimension = meta.dimension;
   impl->cosine = meta.metric == "cosine";
@@ -173,8 +179,12 @@ KnowledgeBase::~KnowledgeBase() {
   }
 }
 
-const std::string& KnowledgeBase::path() const noexcept { return impl_->path; }
-std::size_t KnowledgeBase::dimension() const noexcept { return impl_->dimension; }
+const std::string& KnowledgeBase::path() const noexcept {
+  return impl_->path;
+}
+std::size_t KnowledgeBase::dimension() const noexcept {
+  return impl_->dimension;
+}
 
 // ---- documents -----------------------------------------------------------------------------
 
@@ -188,12 +198,15 @@ struct PreparedDocument {
   std::vector<float> vector;
 };
 
-std::string document_name(const std::string& id) { return "document \"" + id + "\""; }
+std::string document_name(const std::string& id) {
+  return "document \"" + id + "\"";
+}
 
 void check_vector(const std::string& id, const std::vector<float>& vector, std::size_t dimension) {
   if (vector.size() != dimension) {
-    throw Error(Errc::invalid_argument, document_name(id) + ": vector has " + std::to_string(vector.size()) +
-                                            " values, expected " + std::to_string(dimension));
+    throw Error(Errc::invalid_argument, document_name(id) + ": vector has " +
+                                            std::to_string(vector.size()) + " values, expected " +
+                                            std::to_string(dimension));
   }
   for (std::size_t i = 0; i < vector.size(); ++i) {
     if (!std::isfinite(vector[i])) {
@@ -219,7 +232,8 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
   // A batch that names an id twice stores the last one (as separate upserts would).
   std::unordered_map<std::string, std::size_t> last;
   last.reserve(documents.size());
-  for (std::size_t i = 0; i < documents.size(); ++i) last[documents[i].id] = i;
+  for (std::size_t i = 0; i < documents.size(); ++i)
+    last[documents[i].id] = i;
 
   std::vector<PreparedDocument> prepared;
   prepared.reserve(last.size());
@@ -230,7 +244,8 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
     if (d.id.empty()) throw Error(Errc::invalid_argument, "document: empty id");
     if (d.metadata.is_null()) d.metadata = Json::object();
     if (!d.metadata.is_object()) {
-      throw Error(Errc::invalid_argument, document_name(d.id) + ": metadata must be a JSON object, got " +
+      throw Error(Errc::invalid_argument, document_name(d.id) +
+                                              ": metadata must be a JSON object, got " +
                                               std::string(json_type_name(d.metadata)));
     }
     if (d.vector.empty()) {
@@ -238,17 +253,20 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
     } else {
       check_vector(d.id, d.vector, impl.dimension);
     }
-    prepared.push_back({std::move(d.id), std::move(d.text), dump_json(d.metadata), std::move(d.vector)});
+    prepared.push_back(
+        {std::move(d.id), std::move(d.text), dump_json(d.metadata), std::move(d.vector)});
   }
   // Embedding may be slow (a model over HTTP): it happens before the write lock is taken.
   if (!to_embed.empty()) {
     std::vector<std::string> texts;
     texts.reserve(to_embed.size());
-    for (auto i : to_embed) texts.push_back(prepared[i].text);
+    for (auto i : to_embed)
+      texts.push_back(prepared[i].text);
     auto vectors = impl.embedder->embed_batch(texts);
     if (vectors.size() != texts.size()) {
-      throw Error(Errc::internal, "knowledge base: the embedder returned " + std::to_string(vectors.size()) +
-                                      " vectors for " + std::to_string(texts.size()) + " texts");
+      throw Error(Errc::internal, "knowledge base: the embedder returned " +
+                                      std::to_string(vectors.size()) + " vectors for " +
+                                      std::to_string(texts.size()) + " texts");
     }
     for (std::size_t j = 0; j < to_embed.size(); ++j) {
       auto& d = prepared[to_embed[j]];
@@ -274,7 +292,8 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
       {
         auto entity = db->prepare("SELECT 1 FROM entities WHERE id = ?1");
         if (entity.bind_text(1, d.id).step()) {
-          throw Error(Errc::invalid_argument, document_name(d.id) + ": the id belongs to an entity");
+          throw Error(Errc::invalid_argument,
+                      document_name(d.id) + ": the id belongs to an entity");
         }
       }
       std::int64_t label = 0;
@@ -292,7 +311,9 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
         put.run();
       }
       auto vector = db->prepare("INSERT OR REPLACE INTO vectors(label, vector) VALUES (?1, ?2)");
-      vector.bind(1, label).bind_blob(2, flat.data() + i * impl.dimension, impl.dimension * sizeof(float)).run();
+      vector.bind(1, label)
+          .bind_blob(2, flat.data() + i * impl.dimension, impl.dimension * sizeof(float))
+          .run();
       labels.push_back(label);
     }
     knowledge::write_meta(*db, "generation", static_cast<std::int64_t>(next_generation));
@@ -316,7 +337,8 @@ std::optional<Document> KnowledgeBase::get(const std::string& id) const {
   impl_->check_open();
   Impl::ReadLease db(*impl_);
   auto row = db->prepare(
-      "SELECT d.text, d.metadata, v.vector FROM documents d LEFT JOIN vectors v ON v.label = d.label "
+      "SELECT d.text, d.metadata, v.vector FROM documents d LEFT JOIN vectors v ON v.label = "
+      "d.label "
       "WHERE d.id = ?1");
   row.bind_text(1, id);
   if (!row.step()) return std::nullopt;
@@ -326,7 +348,8 @@ std::optional<Document> KnowledgeBase::get(const std::string& id) const {
   out.metadata = Json::parse(row.text(1), nullptr, false);
   if (!out.metadata.is_object()) out.metadata = Json::object();
   out.vector.resize(impl_->dimension);
-  if (!knowledge::read_vector_blob(row.blob(2), impl_->dimension, out.vector.data())) out.vector.clear();
+  if (!knowledge::read_vector_blob(row.blob(2), impl_->dimension, out.vector.data()))
+    out.vector.clear();
   return out;
 }
 
@@ -342,7 +365,8 @@ std::int64_t delete_document(Connection& db, const std::string& id, std::uint64_
     erase.run();
   }
   if (label < 0) return label;
-  auto tombstone = db.prepare("INSERT OR REPLACE INTO tombstones(label, generation) VALUES (?1, ?2)");
+  auto tombstone =
+      db.prepare("INSERT OR REPLACE INTO tombstones(label, generation) VALUES (?1, ?2)");
   tombstone.bind(1, label).bind(2, static_cast<std::int64_t>(generation)).run();
   knowledge::delete_edges_of(db, id);
   return label;
@@ -375,7 +399,8 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
   impl.generation = next_generation;
   impl.index_changed = true;
   auto index = impl.current_index();
-  for (auto label : labels) index->mark_deleted(static_cast<vector::HnswIndex::Label>(label));
+  for (auto label : labels)
+    index->mark_deleted(static_cast<vector::HnswIndex::Label>(label));
   index.reset();
   impl.maybe_compact(*db);
   Json event = make_event("kb.delete", micros_since(start));
@@ -397,20 +422,26 @@ void KnowledgeBase::upsert_entity(Entity entity) {
   if (entity.id.empty()) throw Error(Errc::invalid_argument, "entity: empty id");
   if (entity.properties.is_null()) entity.properties = Json::object();
   if (!entity.properties.is_object()) {
-    throw Error(Errc::invalid_argument, "entity \"" + entity.id + "\": properties must be a JSON object");
+    throw Error(Errc::invalid_argument,
+                "entity \"" + entity.id + "\": properties must be a JSON object");
   }
   Impl::WriteLease db(*impl_);
   Transaction transaction(*db);
   {
     auto document = db->prepare("SELECT 1 FROM documents WHERE id = ?1");
     if (document.bind_text(1, entity.id).step()) {
-      throw Error(Errc::invalid_argument, "entity \"" + entity.id + "\": the id belongs to a document");
+      throw Error(Errc::invalid_argument,
+                  "entity \"" + entity.id + "\": the id belongs to a document");
     }
   }
   auto put = db->prepare(
-      "INSERT INTO entities(id, type, properties) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+      "INSERT INTO entities(id, type, properties) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE "
+      "SET "
       "type = excluded.type, properties = excluded.properties");
-  put.bind_text(1, entity.id).bind_text(2, entity.type).bind_text(3, dump_json(entity.properties)).run();
+  put.bind_text(1, entity.id)
+      .bind_text(2, entity.type)
+      .bind_text(3, dump_json(entity.properties))
+      .run();
   transaction.commit();
 }
 
@@ -448,11 +479,13 @@ void KnowledgeBase::add_edge(Edge edge) {
 void KnowledgeBase::add_edges(std::vector<Edge> edges) {
   Impl::WriteLease db(*impl_);
   Transaction transaction(*db);
-  for (const auto& edge : edges) knowledge::put_edge(*db, edge);
+  for (const auto& edge : edges)
+    knowledge::put_edge(*db, edge);
   transaction.commit();
 }
 
-void KnowledgeBase::remove_edge(const std::string& from, const std::string& to, const std::string& type) {
+void KnowledgeBase::remove_edge(const std::string& from, const std::string& to,
+                                const std::string& type) {
   Impl::WriteLease db(*impl_);
   if (!knowledge::delete_edge(*db, from, to, type)) {
     throw Error(Errc::not_found, "knowledge base: no edge " + from + " -[" + type + "]-> " + to);
@@ -465,16 +498,18 @@ std::vector<Edge> KnowledgeBase::edges(const std::string& id, EdgeDirection dire
   return knowledge::edges_of(*db, id, direction);
 }
 
-std::vector<Neighbour> KnowledgeBase::neighbours(const std::string& id, const NeighbourQuery& query) const {
+std::vector<Neighbour> KnowledgeBase::neighbours(const std::string& id,
+                                                 const NeighbourQuery& query) const {
   impl_->check_open();
-  if (query.hops < 1 || query.hops > 8) throw Error(Errc::invalid_argument, "neighbours: hops must be in 1..8");
+  if (query.hops < 1 || query.hops > 8)
+    throw Error(Errc::invalid_argument, "neighbours: hops must be in 1..8");
   Impl::ReadLease db(*impl_);
   knowledge::ReadTransaction snapshot(*db);
   if (knowledge::node_kind(*db, id) == knowledge::NodeKind::none) {
     throw Error(Errc::not_found, "knowledge base: no document or entity \"" + id + "\"");
   }
-  auto reached = knowledge::traverse(*db, {{id, 1.0}}, query.hops, query.edge_types, query.direction,
-                                     query.limit ? query.limit : 100000);
+  auto reached = knowledge::traverse(*db, {{id, 1.0}}, query.hops, query.edge_types,
+                                     query.direction, query.limit ? query.limit : 100000);
   std::vector<Neighbour> out;
   out.reserve(reached.size());
   for (auto& node : reached) {
@@ -527,8 +562,10 @@ Json KnowledgeBase::stats() const {
     out["documents"] = count("SELECT count(*) FROM documents");
     out["entities"] = count("SELECT count(*) FROM entities");
     out["edges"] = count("SELECT count(*) FROM edges");
-    out["db_bytes"] = impl.memory ? static_cast<std::uint64_t>(count("PRAGMA page_count") * count("PRAGMA page_size"))
-                                  : file_size(impl.path) + file_size(impl.path + "-wal");
+    out["db_bytes"] =
+        impl.memory
+            ? static_cast<std::uint64_t>(count("PRAGMA page_count") * count("PRAGMA page_size"))
+            : file_size(impl.path) + file_size(impl.path + "-wal");
   }
   auto index = impl.current_index();
   out["path"] = impl.path;

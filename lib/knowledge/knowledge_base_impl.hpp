@@ -33,7 +33,8 @@ struct KnowledgeBase::Impl {
   std::mutex write_mutex;
   std::mutex memory_mutex;
   std::unique_ptr<knowledge::Connection> writer;
-  std::atomic<std::uint64_t> generation{0};  // kb_meta's, as of the last commit (written under write_mutex)
+  std::atomic<std::uint64_t> generation{
+      0};                            // kb_meta's, as of the last commit (written under write_mutex)
   std::uint64_t pruned_through = 0;  // (write_mutex)
   bool index_changed = false;        // since the index file was written (write_mutex)
 

@@ -28,7 +28,8 @@ EdgeDirection direction_from(ConfigReader& reader, std::string_view key, EdgeDir
 
 std::vector<float> floats_from(ConfigReader& reader, std::string_view key) {
   std::vector<float> out;
-  for (double v : reader.optional<std::vector<double>>(key, {})) out.push_back(static_cast<float>(v));
+  for (double v : reader.optional<std::vector<double>>(key, {}))
+    out.push_back(static_cast<float>(v));
   return out;
 }
 
@@ -73,7 +74,8 @@ KnowledgeOptions KnowledgeOptions::from_json(const Json& json) {
   ConfigReader reader(json);
   KnowledgeOptions out;
   out.dimension = static_cast<std::size_t>(reader.integer("dimension", 0, 0, 65536));
-  if (reader.has("metric")) out.metric = reader.choice("metric", "cosine", {"cosine", "inner_product"});
+  if (reader.has("metric"))
+    out.metric = reader.choice("metric", "cosine", {"cosine", "inner_product"});
   if (const Json* hnsw = reader.raw("hnsw")) out.hnsw = HnswOptions::from_json(*hnsw, "hnsw");
   out.synchronous = reader.choice("synchronous", "normal", {"normal", "full"});
   if (auto compaction = reader.optional_object("compaction")) {
@@ -92,7 +94,8 @@ KnowledgeOptions KnowledgeOptions::from_json(const Json& json) {
       if (e.code() != Errc::invalid_config && e.code() != Errc::invalid_argument) throw;
       std::string message = e.what();
       // make_embedder's paths start at its own root; ours start at "embedder".
-      throw Error(Errc::invalid_config, message.rfind("embedder", 0) == 0 ? message : "embedder." + message);
+      throw Error(Errc::invalid_config,
+                  message.rfind("embedder", 0) == 0 ? message : "embedder." + message);
     }
     out.embedder_config = *embedder;
   }
@@ -150,7 +153,9 @@ Entity Entity::from_json(const Json& json, const std::string& path) {
   });
 }
 
-Json Entity::to_json() const { return {{"id", id}, {"type", type}, {"properties", properties}}; }
+Json Entity::to_json() const {
+  return {{"id", id}, {"type", type}, {"properties", properties}};
+}
 
 Edge Edge::from_json(const Json& json, const std::string& path) {
   return as_argument_error([&] {
@@ -167,7 +172,8 @@ Edge Edge::from_json(const Json& json, const std::string& path) {
 }
 
 Json Edge::to_json() const {
-  return {{"from", from}, {"to", to}, {"type", type}, {"weight", weight}, {"properties", properties}};
+  return {
+      {"from", from}, {"to", to}, {"type", type}, {"weight", weight}, {"properties", properties}};
 }
 
 NeighbourQuery NeighbourQuery::from_json(const Json& json, const std::string& path) {
@@ -182,11 +188,15 @@ NeighbourQuery NeighbourQuery::from_json(const Json& json, const std::string& pa
 }
 
 Json NeighbourQuery::to_json() const {
-  return {{"hops", hops}, {"edge_types", edge_types}, {"direction", to_string(direction)}, {"limit", limit}};
+  return {{"hops", hops},
+          {"edge_types", edge_types},
+          {"direction", to_string(direction)},
+          {"limit", limit}};
 }
 
 Json Neighbour::to_json() const {
-  return {{"id", id}, {"kind", kind}, {"hops", hops}, {"weight", weight}, {"via", via}, {"edge_type", edge_type}};
+  return {{"id", id},         {"kind", kind}, {"hops", hops},
+          {"weight", weight}, {"via", via},   {"edge_type", edge_type}};
 }
 
 SearchQuery SearchQuery::from_json(const Json& json, const std::string& path) {
@@ -269,7 +279,8 @@ Json SearchQuery::to_json() const {
        {{"method", fusion == FusionMethod::weighted ? "weighted" : "rrf"},
         {"rrf_k", rrf_k},
         {"candidates", candidates},
-        {"weights", {{"keyword", keyword_weight}, {"vector", vector_weight}, {"graph", graph_weight}}}}},
+        {"weights",
+         {{"keyword", keyword_weight}, {"vector", vector_weight}, {"graph", graph_weight}}}}},
       {"ef_search", ef_search},
       {"snippet",
        {{"tokens", snippet_tokens},
@@ -296,14 +307,17 @@ Json SearchHit::to_json() const {
   if (keyword) signals["keyword"] = signal_json(*keyword, false);
   if (vector) signals["vector"] = signal_json(*vector, false);
   if (graph) signals["graph"] = signal_json(*graph, true);
-  return {{"id", id},   {"score", score}, {"snippet", snippet}, {"metadata", metadata},
-          {"text", text}, {"signals", std::move(signals)}};
+  return {{"id", id},           {"score", score},
+          {"snippet", snippet}, {"metadata", metadata},
+          {"text", text},       {"signals", std::move(signals)}};
 }
 
 Json SearchResult::to_json() const {
   Json list = Json::array();
-  for (const auto& hit : hits) list.push_back(hit.to_json());
-  return {{"hits", std::move(list)}, {"timings_us", timings_us}, {"vector_strategy", vector_strategy}};
+  for (const auto& hit : hits)
+    list.push_back(hit.to_json());
+  return {
+      {"hits", std::move(list)}, {"timings_us", timings_us}, {"vector_strategy", vector_strategy}};
 }
 
 ChunkOptions ChunkOptions::from_json(const Json& json, const std::string& path) {
@@ -318,6 +332,8 @@ ChunkOptions ChunkOptions::from_json(const Json& json, const std::string& path) 
   return out;
 }
 
-Json ChunkOptions::to_json() const { return {{"max_bytes", max_bytes}, {"overlap_bytes", overlap_bytes}}; }
+Json ChunkOptions::to_json() const {
+  return {{"max_bytes", max_bytes}, {"overlap_bytes", overlap_bytes}};
+}
 
 }  // namespace keel

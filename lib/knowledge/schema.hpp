@@ -18,7 +18,7 @@ inline constexpr std::int64_t schema_version = 1;
 
 /// What kb_meta records about a base.
 struct StoredMeta {
-  std::uint64_t owner = 0;       ///< random per database; ties the index file to it
+  std::uint64_t owner = 0;  ///< random per database; ties the index file to it
   std::size_t dimension = 0;
   std::string metric;            ///< "cosine" or "inner_product"
   std::uint64_t generation = 0;  ///< bumped by every committed write

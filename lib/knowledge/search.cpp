@@ -49,12 +49,16 @@ class FilterCheck {
     if (!pending) return;
     list.push_back(']');
     // CROSS JOIN keeps json_each outside: one primary-key lookup per label.
-    Connection::OneShot query(db_, "SELECT d.label, d.metadata FROM json_each(?1) AS j CROSS JOIN documents d "
-                                   "ON d.label = j.value WHERE (" + sql_.condition + ")");
+    Connection::OneShot query(
+        db_,
+        "SELECT d.label, d.metadata FROM json_each(?1) AS j CROSS JOIN documents d "
+        "ON d.label = j.value WHERE (" +
+            sql_.condition + ")");
     auto& rows = query.statement();
     rows.bind_text(1, list);
     sql_.bind(rows, 2);
-    while (rows.step()) cache_[rows.int64(0)] = passes_json(rows.text(1));
+    while (rows.step())
+      cache_[rows.int64(0)] = passes_json(rows.text(1));
   }
 
   bool empty() const { return filter_.empty(); }
@@ -80,15 +84,18 @@ class FilterCheck {
 
 // ---- keyword -------------------------------------------------------------------------------
 
-std::vector<Candidate> keyword_candidates(Connection& db, const std::string& match, FilterCheck& check,
-                                          const knowledge::FilterSql& sql_filter, std::size_t want) {
+std::vector<Candidate> keyword_candidates(Connection& db, const std::string& match,
+                                          FilterCheck& check,
+                                          const knowledge::FilterSql& sql_filter,
+                                          std::size_t want) {
   std::vector<Candidate> out;
   if (check.empty()) {
     auto rows = db.prepare(
         "SELECT rowid, bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?1 "
         "ORDER BY rank LIMIT ?2");
     rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(want));
-    while (rows.step()) out.push_back({rows.int64(0), -rows.real(1), 0});
+    while (rows.step())
+      out.push_back({rows.int64(0), -rows.real(1), 0});
     return out;
   }
   // The SQL condition is a superset of the filter; rows it lets through that the filter
@@ -123,9 +130,10 @@ constexpr double exact_search_below = 4096;
 std::vector<Candidate> exact_candidates(Connection& db, const float* query, std::size_t dimension,
                                         FilterCheck& check, const knowledge::FilterSql& sql_filter,
                                         std::size_t want) {
-  Connection::OneShot scan(
-      db, "SELECT d.label, d.metadata, v.vector FROM documents d JOIN vectors v ON v.label = d.label WHERE (" +
-              sql_filter.condition + ")");
+  Connection::OneShot scan(db,
+                           "SELECT d.label, d.metadata, v.vector FROM documents d JOIN vectors v "
+                           "ON v.label = d.label WHERE (" +
+                               sql_filter.condition + ")");
   auto& rows = scan.statement();
   sql_filter.bind(rows, 1);
   std::vector<Candidate> all;
@@ -133,13 +141,15 @@ std::vector<Candidate> exact_candidates(Connection& db, const float* query, std:
   while (rows.step()) {
     if (!check.passes_json(rows.text(1))) continue;
     if (!knowledge::read_vector_blob(rows.blob(2), dimension, vector.data())) continue;
-    all.push_back({rows.int64(0), static_cast<double>(vector::dot(query, vector.data(), dimension)), 0});
+    all.push_back(
+        {rows.int64(0), static_cast<double>(vector::dot(query, vector.data(), dimension)), 0});
   }
   auto better = [](const Candidate& a, const Candidate& b) {
     return a.score != b.score ? a.score > b.score : a.label < b.label;
   };
   if (all.size() > want) {
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(want), all.end(), better);
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(want), all.end(),
+                      better);
     all.resize(want);
   } else {
     std::sort(all.begin(), all.end(), better);
@@ -147,8 +157,8 @@ std::vector<Candidate> exact_candidates(Connection& db, const float* query, std:
   return all;
 }
 
-std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connection& db, const float* query,
-                                         std::size_t ef, FilterCheck& check,
+std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connection& db,
+                                         const float* query, std::size_t ef, FilterCheck& check,
                                          const knowledge::FilterSql& sql_filter, std::size_t want,
                                          std::string& strategy) {
   std::vector<Candidate> out;
@@ -169,7 +179,8 @@ std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connect
     auto found = index.search(query, fetch, std::max(ef, fetch));
     std::vector<std::int64_t> labels;
     labels.reserve(found.size());
-    for (const auto& hit : found) labels.push_back(static_cast<std::int64_t>(hit.first));
+    for (const auto& hit : found)
+      labels.push_back(static_cast<std::int64_t>(hit.first));
     check.decide(labels);
     out.clear();
     std::size_t passed = 0;
@@ -182,10 +193,12 @@ std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connect
       strategy = "index";
       return out;
     }
-    double estimated = static_cast<double>(passed) / static_cast<double>(found.size()) * static_cast<double>(live);
+    double estimated =
+        static_cast<double>(passed) / static_cast<double>(found.size()) * static_cast<double>(live);
     if (estimated < exact_search_below) break;
-    double growth = std::clamp(1.5 * static_cast<double>(want) / static_cast<double>(std::max<std::size_t>(passed, 1)),
-                               2.0, 16.0);
+    double growth = std::clamp(
+        1.5 * static_cast<double>(want) / static_cast<double>(std::max<std::size_t>(passed, 1)),
+        2.0, 16.0);
     fetch = static_cast<std::size_t>(static_cast<double>(fetch) * growth);
   }
   strategy = "exact";
@@ -194,12 +207,14 @@ std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connect
 
 // ---- graph ---------------------------------------------------------------------------------
 
-std::vector<Candidate> graph_candidates(Connection& db, const std::vector<std::pair<std::string, double>>& seeds,
-                                        const SearchQuery& query, FilterCheck& check, std::size_t want) {
+std::vector<Candidate> graph_candidates(Connection& db,
+                                        const std::vector<std::pair<std::string, double>>& seeds,
+                                        const SearchQuery& query, FilterCheck& check,
+                                        std::size_t want) {
   std::vector<Candidate> out;
   if (seeds.empty()) return out;
-  auto reached = knowledge::traverse(db, seeds, query.graph_hops, query.graph_edge_types, query.graph_direction,
-                                     std::max<std::size_t>(want * 20, 1000));
+  auto reached = knowledge::traverse(db, seeds, query.graph_hops, query.graph_edge_types,
+                                     query.graph_direction, std::max<std::size_t>(want * 20, 1000));
   for (const auto& node : reached) {
     auto row = db.prepare("SELECT label, metadata FROM documents WHERE id = ?1");
     if (!row.bind_text(1, node.id).step()) continue;  // an entity: a path, not a hit
@@ -207,7 +222,8 @@ std::vector<Candidate> graph_candidates(Connection& db, const std::vector<std::p
     double score = node.weight * std::pow(query.graph_decay, static_cast<double>(node.hops));
     out.push_back({row.int64(0), score, node.hops});
   }
-  std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   if (out.size() > want) out.resize(want);
   return out;
 }
@@ -217,19 +233,23 @@ void check_query(const SearchQuery& q, std::size_t dimension) {
   if (q.k < 1 || q.k > 10000) bad("k: must be in 1..10000");
   if (q.candidates < 1 || q.candidates > 10000) bad("fusion.candidates: must be in 1..10000");
   if (!(q.rrf_k >= 0) || !std::isfinite(q.rrf_k)) bad("fusion.rrf_k: must be a number >= 0");
-  for (auto [name, weight] : {std::pair{"keyword", q.keyword_weight}, {"vector", q.vector_weight},
+  for (auto [name, weight] : {std::pair{"keyword", q.keyword_weight},
+                              {"vector", q.vector_weight},
                               {"graph", q.graph_weight}}) {
-    if (!(weight >= 0) || !std::isfinite(weight)) bad(std::string("fusion.weights.") + name + ": must be a number >= 0");
+    if (!(weight >= 0) || !std::isfinite(weight))
+      bad(std::string("fusion.weights.") + name + ": must be a number >= 0");
   }
   if (!(q.graph_decay > 0 && q.graph_decay <= 1)) bad("graph.decay: must be in (0, 1]");
   if (q.graph_hops < 1 || q.graph_hops > 8) bad("graph.hops: must be in 1..8");
   if (q.snippet_tokens < 1 || q.snippet_tokens > 64) bad("snippet.tokens: must be in 1..64");
   if (!q.vector.empty()) {
     if (q.vector.size() != dimension) {
-      bad("vector: has " + std::to_string(q.vector.size()) + " values, expected " + std::to_string(dimension));
+      bad("vector: has " + std::to_string(q.vector.size()) + " values, expected " +
+          std::to_string(dimension));
     }
     for (std::size_t i = 0; i < q.vector.size(); ++i) {
-      if (!std::isfinite(q.vector[i])) bad("vector[" + std::to_string(i) + "]: not a finite number");
+      if (!std::isfinite(q.vector[i]))
+        bad("vector[" + std::to_string(i) + "]: not a finite number");
     }
   }
 }
@@ -259,9 +279,11 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
       query_vector = query.vector;
     } else if (!query.text.empty()) {
       auto embedded = impl.embedder->embed_batch({query.text});
-      if (embedded.size() == 1 && embedded[0].size() == impl.dimension) query_vector = std::move(embedded[0]);
+      if (embedded.size() == 1 && embedded[0].size() == impl.dimension)
+        query_vector = std::move(embedded[0]);
     }
-    if (!query_vector.empty() && impl.cosine) vector::normalize(query_vector.data(), impl.dimension);
+    if (!query_vector.empty() && impl.cosine)
+      vector::normalize(query_vector.data(), impl.dimension);
   }
 
   Impl::ReadLease db(impl);
@@ -279,7 +301,8 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     std::string match = knowledge::build_match_expression(terms, query.keyword_mode, query.prefix);
     if (!match.empty()) {
       auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
-      lists[knowledge::keyword_signal].candidates = keyword_candidates(*db, match, check, sql_filter, want);
+      lists[knowledge::keyword_signal].candidates =
+          keyword_candidates(*db, match, check, sql_filter, want);
     }
     result.timings_us["keyword"] = micros(t);
   }
@@ -296,7 +319,8 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     auto t = Clock::now();
     std::vector<std::pair<std::string, double>> seeds;
     if (!query.seeds.empty()) {
-      for (const auto& id : query.seeds) seeds.emplace_back(id, 1.0);
+      for (const auto& id : query.seeds)
+        seeds.emplace_back(id, 1.0);
     } else {
       // The best keyword and vector hits seed the expansion, weighted by their fused score.
       std::array<knowledge::RankedList, knowledge::signal_count> first = lists;

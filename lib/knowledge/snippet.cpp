@@ -40,24 +40,28 @@ Snippets::~Snippets() {
   if (tokenizer_) api_.xDelete(tokenizer_);
 }
 
-void Snippets::tokenize(std::string_view text, const std::function<void(std::string_view, int, int)>& each) const {
+void Snippets::tokenize(std::string_view text,
+                        const std::function<bool(std::string_view, int, int)>& each) const {
   if (text.empty()) return;
   auto callback = [](void* context, int, const char* token, int size, int start, int end) -> int {
-    (*static_cast<const std::function<void(std::string_view, int, int)>*>(context))(
+    bool more = (*static_cast<const std::function<bool(std::string_view, int, int)>*>(context))(
         std::string_view(token, static_cast<std::size_t>(size)), start, end);
-    return SQLITE_OK;
+    return more ? SQLITE_OK : SQLITE_DONE;  // any other code stops the tokenizer
   };
   // FTS5 takes an int length; longer texts are highlighted in their first 2 GiB.
   int size = static_cast<int>(std::min<std::size_t>(text.size(), 0x7fffffff));
-  api_.xTokenize(tokenizer_, const_cast<void*>(static_cast<const void*>(&each)), FTS5_TOKENIZE_DOCUMENT, text.data(),
-                  size, callback);
+  api_.xTokenize(tokenizer_, const_cast<void*>(static_cast<const void*>(&each)),
+                 FTS5_TOKENIZE_DOCUMENT, text.data(), size, callback);
 }
 
 void Snippets::set_query(const std::vector<std::string>& terms, bool prefix) {
   words_.clear();
   prefix_ = prefix;
   for (const auto& term : terms) {
-    tokenize(term, [&](std::string_view token, int, int) { words_.emplace(token); });
+    tokenize(term, [&](std::string_view token, int, int) {
+      words_.emplace(token);
+      return true;
+    });
   }
 }
 
@@ -72,12 +76,15 @@ bool Snippets::matches(std::string_view token) const {
 }
 
 std::string Snippets::make(std::string_view text, const SnippetStyle& style) const {
+  const std::size_t width = std::max<std::size_t>(style.tokens, 1);
   std::vector<Token> tokens;
   tokenize(text, [&](std::string_view token, int start, int end) {
-    tokens.push_back({static_cast<std::size_t>(start), static_cast<std::size_t>(end), matches(token)});
+    tokens.push_back(
+        {static_cast<std::size_t>(start), static_cast<std::size_t>(end), matches(token)});
+    // Without query words the snippet is the start: one token past it shows the text goes on.
+    return !words_.empty() || tokens.size() <= width;
   });
   if (tokens.empty()) return {};
-  const std::size_t width = std::max<std::size_t>(style.tokens, 1);
   // The window with the most matching tokens; the earliest among equals.
   std::size_t best = 0, best_count = 0, count = 0;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -94,7 +101,8 @@ std::string Snippets::make(std::string_view text, const SnippetStyle& style) con
   // Centre a lone match a little, so it is read with some words before it.
   if (best_count == 1 && width > 4) {
     std::size_t at = best;
-    while (!tokens[at].match) ++at;
+    while (!tokens[at].match)
+      ++at;
     std::size_t lead = std::min(at, width / 4);
     best = std::min(at - lead, tokens.size() > width ? tokens.size() - width : 0);
   }
@@ -109,7 +117,7 @@ std::string Snippets::make(std::string_view text, const SnippetStyle& style) con
     if (tokens[i].match) out += style.close;
     at = tokens[i].end;
   }
-  if (last + 1 < tokens.size()) {
+  if (last + 1 < tokens.size()) {  // (an early stop keeps one token more than the window)
     out += style.ellipsis;
   } else if (text.size() - at <= 16) {
     out.append(text.substr(at));  // closing punctuation ("...the end.")

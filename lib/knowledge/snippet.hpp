@@ -45,7 +45,9 @@ class Snippets {
     std::size_t start, end;
     bool match;
   };
-  void tokenize(std::string_view text, const std::function<void(std::string_view, int, int)>& each) const;
+  /// Calls `each` with every token's normalised form and byte range, until it returns false.
+  void tokenize(std::string_view text,
+                const std::function<bool(std::string_view, int, int)>& each) const;
   bool matches(std::string_view token) const;
 
   fts5_tokenizer api_{};  // the porter tokenizer's functions

@@ -32,8 +32,8 @@ Statement& Statement::bind(int index, double value) {
 }
 
 Statement& Statement::bind_text(int index, std::string_view value) {
-  int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+  int rc =
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) connection_->fail(rc, "binding a value");
   return *this;
 }
@@ -62,9 +62,13 @@ void Statement::run() {
   }
 }
 
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::int64_t Statement::int64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
 
-double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
+double Statement::real(int column) const {
+  return sqlite3_column_double(stmt_, column);
+}
 
 std::string_view Statement::text(int column) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
@@ -138,9 +142,13 @@ void Connection::exec(std::string_view sql) {
   }
 }
 
-std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Connection::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
-int Connection::changes() const { return sqlite3_changes(db_); }
+int Connection::changes() const {
+  return sqlite3_changes(db_);
+}
 
 void Connection::fail(int rc, std::string_view what) const {
   std::string message = "knowledge base " + path_ + ": " + std::string(what) + ": " +

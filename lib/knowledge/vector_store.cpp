@@ -63,10 +63,12 @@ void KnowledgeBase::Impl::add_vectors(vector::HnswIndex& target,
   target.add_batch(ids.size(), ids.data(), vectors.data(), index_executor.get());
 }
 
-std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(knowledge::Connection& connection) {
+std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(
+    knowledge::Connection& connection) {
   std::size_t count = knowledge::document_count(connection);
-  auto fresh = std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64, options.hnsw.m,
-                                                   options.hnsw.ef_construction, options.hnsw.seed);
+  auto fresh =
+      std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64, options.hnsw.m,
+                                          options.hnsw.ef_construction, options.hnsw.seed);
   auto rows = connection.prepare("SELECT label, vector FROM vectors ORDER BY label");
   knowledge::add_rows(*this, *fresh, rows);
   return fresh;
@@ -84,7 +86,8 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
   auto rebuild = [&](std::string reason) {
     loaded.reset();
     set_index(build_index(connection));
-    index_state = knowledge::document_count(connection) == 0 && reason == "missing" ? "created" : "rebuilt";
+    index_state =
+        knowledge::document_count(connection) == 0 && reason == "missing" ? "created" : "rebuilt";
     index_reason = std::move(reason);
     index_changed = true;
   };
@@ -101,7 +104,8 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
   // Catch up: the rows deleted and the rows written since the file was saved.
   auto deleted = connection.prepare("SELECT label FROM tombstones WHERE generation > ?1");
   deleted.bind(1, static_cast<std::int64_t>(info.generation));
-  while (deleted.step()) current->mark_deleted(static_cast<vector::HnswIndex::Label>(deleted.int64(0)));
+  while (deleted.step())
+    current->mark_deleted(static_cast<vector::HnswIndex::Label>(deleted.int64(0)));
   auto written = connection.prepare(
       "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
       "WHERE d.generation > ?1");
@@ -132,7 +136,8 @@ void KnowledgeBase::Impl::maybe_compact(knowledge::Connection& connection) {
   std::size_t deleted = current->deleted_count();
   std::size_t entries = current->size() + deleted;
   if (deleted >= options.compaction_min_deleted &&
-      static_cast<double>(deleted) >= options.compaction_deleted_fraction * static_cast<double>(entries)) {
+      static_cast<double>(deleted) >=
+          options.compaction_deleted_fraction * static_cast<double>(entries)) {
     compact_locked(connection);
   }
 }
@@ -146,7 +151,8 @@ void KnowledgeBase::Impl::compact_locked(knowledge::Connection& connection) {
   compactions.fetch_add(1);
   index_changed = true;
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - start).count();
+                    std::chrono::steady_clock::now() - start)
+                    .count();
   Json event = make_event("kb.compact", micros);
   event["dropped"] = dropped;
   emit(options.events, event);

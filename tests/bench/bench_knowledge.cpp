@@ -53,9 +53,11 @@ void run_quality() {
   const std::string path = std::string(KEEL_SHARED_DATA_DIR) + "/router/clinc150_data_full.json";
   Json data = parse_json(read_file(path), "CLINC150");
   std::map<std::string, std::vector<std::string>> intents;
-  for (const auto& pair : data.at("train")) intents[pair.at(1).get<std::string>()].push_back(pair.at(0).get<std::string>());
+  for (const auto& pair : data.at("train"))
+    intents[pair.at(1).get<std::string>()].push_back(pair.at(0).get<std::string>());
   std::vector<std::pair<std::string, std::string>> queries;  // text, intent
-  for (const auto& pair : data.at("test")) queries.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+  for (const auto& pair : data.at("test"))
+    queries.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
 
   KnowledgeOptions options;
   options.embedder = std::make_shared<HashingEmbedder>();  // its default options
@@ -64,12 +66,14 @@ void run_quality() {
   for (const auto& [intent, utterances] : intents) {
     Document d;
     d.id = intent;
-    for (const auto& u : utterances) d.text += u + ".\n";
+    for (const auto& u : utterances)
+      d.text += u + ".\n";
     documents.push_back(std::move(d));
   }
   kb.upsert(documents);
-  std::printf("quality: CLINC150, %zu intent documents, %zu test queries, hashing embedder %zu dims\n",
-              documents.size(), queries.size(), options.embedder->dimension());
+  std::printf(
+      "quality: CLINC150, %zu intent documents, %zu test queries, hashing embedder %zu dims\n",
+      documents.size(), queries.size(), options.embedder->dimension());
 
   auto evaluate = [&](const char* name, bool keyword, bool vector) {
     Quality q;
@@ -93,8 +97,8 @@ void run_quality() {
     }
     q.recall /= static_cast<double>(queries.size());
     q.ndcg /= static_cast<double>(queries.size());
-    std::printf("  %-8s recall@10 %.4f   nDCG@10 %.4f   (query p50 %.0f us)\n", name, q.recall, q.ndcg,
-                percentile(us, 50));
+    std::printf("  %-8s recall@10 %.4f   nDCG@10 %.4f   (query p50 %.0f us)\n", name, q.recall,
+                q.ndcg, percentile(us, 50));
     return q;
   };
   auto keyword = evaluate("keyword", true, false);
@@ -111,7 +115,7 @@ constexpr std::size_t dimension = 384;
 
 struct Corpus {
   std::vector<std::string> texts;
-  std::vector<float> vectors;  // N x dimension, unit length
+  std::vector<float> vectors;                   // N x dimension, unit length
   std::vector<std::vector<std::string>> words;  // a few words of each text, for queries
 };
 
@@ -122,7 +126,8 @@ std::vector<std::string> make_vocabulary(std::size_t size, std::mt19937_64& rng)
   for (std::size_t i = 0; i < size; ++i) {
     std::string w;
     int n = length(rng);
-    for (int j = 0; j < n; ++j) w.push_back(static_cast<char>('a' + letter(rng)));
+    for (int j = 0; j < n; ++j)
+      w.push_back(static_cast<char>('a' + letter(rng)));
     words.push_back(std::move(w));
   }
   return words;
@@ -130,23 +135,28 @@ std::vector<std::string> make_vocabulary(std::size_t size, std::mt19937_64& rng)
 
 // Clustered vectors: real embeddings gather in topics; uniformly random 384-dim vectors are
 // an unrealistically hard case for any graph index.
-void make_vector(std::mt19937_64& rng, const std::vector<float>& centroids, std::size_t clusters, float* out) {
+void make_vector(std::mt19937_64& rng, const std::vector<float>& centroids, std::size_t clusters,
+                 float* out) {
   std::uniform_int_distribution<std::size_t> pick(0, clusters - 1);
   // Noise of length about 0.6 around a unit centroid: members of a topic have cosine about
   // 0.7 with each other and about 0 with other topics.
   std::normal_distribution<float> noise(0.0f, 0.6f / std::sqrt(static_cast<float>(dimension)));
   const float* c = centroids.data() + pick(rng) * dimension;
-  for (std::size_t j = 0; j < dimension; ++j) out[j] = c[j] + noise(rng);
+  for (std::size_t j = 0; j < dimension; ++j)
+    out[j] = c[j] + noise(rng);
   vector::normalize(out, dimension);
 }
 
-Corpus make_corpus(std::size_t n, std::vector<float>& centroids, std::size_t clusters, std::mt19937_64& rng) {
+Corpus make_corpus(std::size_t n, std::vector<float>& centroids, std::size_t clusters,
+                   std::mt19937_64& rng) {
   auto vocabulary = make_vocabulary(20000, rng);
   std::uniform_int_distribution<std::size_t> word(0, vocabulary.size() - 1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   centroids.resize(clusters * dimension);
-  for (auto& x : centroids) x = normal(rng);
-  for (std::size_t c = 0; c < clusters; ++c) vector::normalize(centroids.data() + c * dimension, dimension);
+  for (auto& x : centroids)
+    x = normal(rng);
+  for (std::size_t c = 0; c < clusters; ++c)
+    vector::normalize(centroids.data() + c * dimension, dimension);
   Corpus corpus;
   corpus.texts.resize(n);
   corpus.words.resize(n);
@@ -173,11 +183,13 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
   std::mt19937_64 rng(42);
   std::vector<float> centroids;
   constexpr std::size_t clusters = 1000;
-  std::printf("speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n, dimension,
-              threads, std::string(vector::dot_implementation()).c_str());
+  std::printf(
+      "speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n,
+      dimension, threads, std::string(vector::dot_implementation()).c_str());
   auto corpus = make_corpus(n, centroids, clusters, rng);
   const std::size_t batch = 1000;
-  const std::string dir = (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
@@ -190,12 +202,14 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
   {
     std::unique_ptr<Executor> executor;
     if (threads > 1) executor = std::make_unique<Executor>(Executor::Options{threads});
-    vector::HnswIndex index(dimension, n + 64, options.hnsw.m, options.hnsw.ef_construction, options.hnsw.seed);
+    vector::HnswIndex index(dimension, n + 64, options.hnsw.m, options.hnsw.ef_construction,
+                            options.hnsw.seed);
     std::vector<vector::HnswIndex::Label> labels(batch);
     auto start = Clock::now();
     for (std::size_t at = 0; at < n; at += batch) {
       std::size_t count = std::min(batch, n - at);
-      for (std::size_t i = 0; i < count; ++i) labels[i] = at + i + 1;
+      for (std::size_t i = 0; i < count; ++i)
+        labels[i] = at + i + 1;
       index.add_batch(count, labels.data(), corpus.vectors.data() + at * dimension, executor.get());
     }
     hnsw_seconds = micros(Clock::now() - start) / 1e6;
@@ -206,7 +220,8 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     const std::string path = dir + "/fts-only.db";
     knowledge::Connection db(path, false);
     knowledge::configure_connection(db, true, "normal");
-    db.exec("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')");
+    db.exec(
+        "CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')");
     auto start = Clock::now();
     for (std::size_t at = 0; at < n; at += batch) {
       knowledge::Transaction transaction(db);
@@ -240,12 +255,15 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     ingest_seconds = micros(Clock::now() - start) / 1e6;
     auto close_start = Clock::now();
     kb.close();
-    std::printf("  close (index file saved, WAL checkpointed): %.0f ms\n", micros(Clock::now() - close_start) / 1000);
+    std::printf("  close (index file saved, WAL checkpointed): %.0f ms\n",
+                micros(Clock::now() - close_start) / 1000);
   }
   double raw_seconds = hnsw_seconds + fts_seconds;
-  std::printf("  ingest: %.0f docs/s (%.1f s)   raw: %.0f docs/s (HNSW adds %.1f s + FTS5 inserts %.1f s)   ratio %.0f%%\n",
-              static_cast<double>(n) / ingest_seconds, ingest_seconds, static_cast<double>(n) / raw_seconds,
-              hnsw_seconds, fts_seconds, 100.0 * raw_seconds / ingest_seconds);
+  std::printf(
+      "  ingest: %.0f docs/s (%.1f s)   raw: %.0f docs/s (HNSW adds %.1f s + FTS5 inserts %.1f s)  "
+      " ratio %.0f%%\n",
+      static_cast<double>(n) / ingest_seconds, ingest_seconds, static_cast<double>(n) / raw_seconds,
+      hnsw_seconds, fts_seconds, 100.0 * raw_seconds / ingest_seconds);
   std::printf("  size on disk: database %.1f MiB, index file %.1f MiB\n",
               static_cast<double>(file_size(path) + file_size(path + "-wal")) / 1048576.0,
               static_cast<double>(file_size(path + ".hnsw")) / 1048576.0);
@@ -256,11 +274,13 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     knowledge::Connection db(path, false);
     auto owner = db.prepare("SELECT value FROM kb_meta WHERE key = 'owner'");
     owner.step();
-    auto loaded = vector::HnswIndex::load(path + ".hnsw", dimension, static_cast<std::uint64_t>(owner.int64(0)));
+    auto loaded = vector::HnswIndex::load(path + ".hnsw", dimension,
+                                          static_cast<std::uint64_t>(owner.int64(0)));
     load_ms.push_back(micros(Clock::now() - start) / 1000);
     if (!loaded) std::printf("  (index file rejected)\n");
   }
-  std::printf("  index file load alone (HnswIndex::load): median %.1f ms\n", percentile(load_ms, 50));
+  std::printf("  index file load alone (HnswIndex::load): median %.1f ms\n",
+              percentile(load_ms, 50));
   std::vector<double> open_ms;
   for (int i = 0; i < 5; ++i) {
     auto start = Clock::now();
@@ -306,7 +326,9 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
   for (std::size_t q = 0; q < recall_queries; ++q) {
     std::vector<std::pair<float, std::size_t>> exact(n);
     for (std::size_t i = 0; i < n; ++i) {
-      exact[i] = {-vector::dot(query_vectors[q].data(), corpus.vectors.data() + i * dimension, dimension), i};
+      exact[i] = {
+          -vector::dot(query_vectors[q].data(), corpus.vectors.data() + i * dimension, dimension),
+          i};
     }
     std::partial_sort(exact.begin(), exact.begin() + 10, exact.end());
     SearchQuery query;
@@ -325,7 +347,8 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     }
   }
   std::printf("  vector recall@10 vs exact: %.4f (%zu queries, ef_search %zu)\n",
-              found / static_cast<double>(recall_queries * 10), recall_queries, options.hnsw.ef_search);
+              found / static_cast<double>(recall_queries * 10), recall_queries,
+              options.hnsw.ef_search);
   kb.close();
   std::filesystem::remove_all(dir);
 }
@@ -349,7 +372,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--no-speed") {
       speed = false;
     } else {
-      std::fprintf(stderr, "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]\n");
+      std::fprintf(stderr,
+                   "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] "
+                   "[--no-speed]\n");
       return 2;
     }
   }

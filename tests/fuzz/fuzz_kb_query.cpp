@@ -23,11 +23,13 @@ keel::KnowledgeBase& base() {
       d.metadata = std::move(metadata);
       return d;
     };
-    kb.upsert({doc("a", "The quick brown fox jumps over the lazy dog", {{"lang", "en"}, {"year", 2021}}),
-               doc("b", "Le café est très chaud; naïve façade", {{"lang", "fr"}, {"year", 2023}, {"tags", {"x"}}}),
-               doc("c", "\"quoted\" NEAR(words) AND OR NOT * ^ col:umn", {{"lang", "en"}, {"nested", {{"k", true}}}}),
-               doc("d", "数据 検索 😀 emoji and CJK text", {{"year", nullptr}}),
-               doc("e", "", {})});
+    kb.upsert(
+        {doc("a", "The quick brown fox jumps over the lazy dog", {{"lang", "en"}, {"year", 2021}}),
+         doc("b", "Le café est très chaud; naïve façade",
+             {{"lang", "fr"}, {"year", 2023}, {"tags", {"x"}}}),
+         doc("c", "\"quoted\" NEAR(words) AND OR NOT * ^ col:umn",
+             {{"lang", "en"}, {"nested", {{"k", true}}}}),
+         doc("d", "数据 検索 😀 emoji and CJK text", {{"year", nullptr}}), doc("e", "", {})});
     kb.upsert_entity({"topic", "concept", keel::Json::object()});
     kb.add_edges({{"a", "b", "links", 0.5, keel::Json::object()},
                   {"b", "topic", "about", 1.0, keel::Json::object()},
@@ -54,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (has_filter) {
     query.filter = filter;
-    query.text = std::string(newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1));
+    query.text = std::string(newline == std::string_view::npos ? std::string_view()
+                                                               : input.substr(newline + 1));
   } else {
     query.text = std::string(input);
   }
@@ -69,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto result = base().search(query);
     (void)keel::dump_json(result.to_json());
   } catch (const keel::Error& e) {
-    if (e.code() != keel::Errc::invalid_config && e.code() != keel::Errc::invalid_argument) std::abort();
+    if (e.code() != keel::Errc::invalid_config && e.code() != keel::Errc::invalid_argument)
+      std::abort();
   }
   return 0;
 }

@@ -24,7 +24,8 @@ bool valid_utf8(std::string_view s) {
 }  // namespace
 
 TEST_CASE("short paragraphs are packed together; long texts are cut at paragraphs first") {
-  std::string text = "First paragraph here.\n\nSecond paragraph here.\n\n" + std::string(60, 'x') + " end.";
+  std::string text =
+      "First paragraph here.\n\nSecond paragraph here.\n\n" + std::string(60, 'x') + " end.";
   ChunkOptions options;
   options.max_bytes = 50;
   options.overlap_bytes = 0;
@@ -46,13 +47,15 @@ TEST_CASE("a long paragraph is cut at sentences, and chunks overlap by whole sen
   REQUIRE(chunks.size() >= 3);
   CHECK(chunks[0].text == "One is here. Two is here.");
   CHECK(chunks[1].text.rfind("Two is here.", 0) == 0);  // the overlap repeats a sentence
-  for (const auto& chunk : chunks) CHECK(chunk.text.size() <= 30);
+  for (const auto& chunk : chunks)
+    CHECK(chunk.text.size() <= 30);
   CHECK(chunks.back().text.find("Five is here.") != std::string::npos);
 }
 
 TEST_CASE("words longer than the limit are cut without splitting a UTF-8 character") {
   std::string word;
-  for (int i = 0; i < 40; ++i) word += "\xC3\xA9";  // é, two bytes each
+  for (int i = 0; i < 40; ++i)
+    word += "\xC3\xA9";  // é, two bytes each
   ChunkOptions options;
   options.max_bytes = 17;
   options.overlap_bytes = 0;
@@ -76,7 +79,8 @@ TEST_CASE("blank text gives no chunks; bad options are invalid_argument") {
   bad.max_bytes = 4;
   bad.overlap_bytes = 0;
   CHECK_THROWS_AS(chunk_text("text", bad), Error);
-  CHECK_THROWS_AS(ChunkOptions::from_json(Json::parse(R"({"max_bytes": 100, "overlap_bytes": 50})")), Error);
+  CHECK_THROWS_AS(
+      ChunkOptions::from_json(Json::parse(R"({"max_bytes": 100, "overlap_bytes": 50})")), Error);
 }
 
 TEST_CASE("chunk_document keeps the parent id and the offsets in each chunk's metadata") {

@@ -17,8 +17,9 @@ void concurrent_search_while_ingesting(const std::string& path, unsigned index_t
   auto kb = KnowledgeBase::open(path, options);
   std::vector<Document> seed;
   for (int i = 0; i < 200; ++i) {
-    seed.push_back(make_document("s" + std::to_string(i), "seed words alpha" + std::to_string(i % 7),
-                                 {{"group", i % 4}}, random_vector(16, i)));
+    seed.push_back(make_document("s" + std::to_string(i),
+                                 "seed words alpha" + std::to_string(i % 7), {{"group", i % 4}},
+                                 random_vector(16, i)));
   }
   kb.upsert(seed);
 
@@ -56,19 +57,22 @@ void concurrent_search_while_ingesting(const std::string& path, unsigned index_t
     std::vector<Document> batch;
     for (int i = 0; i < 100; ++i) {
       int id = b * 100 + i;
-      batch.push_back(make_document("b" + std::to_string(id), "batch words alpha" + std::to_string(id % 7),
+      batch.push_back(make_document("b" + std::to_string(id),
+                                    "batch words alpha" + std::to_string(id % 7),
                                     {{"group", id % 4}}, random_vector(16, 10000 + id)));
     }
     kb.upsert(batch);
     if (b % 5 == 4) {
       std::vector<std::string> old;
-      for (int i = 0; i < 10; ++i) old.push_back("b" + std::to_string((b - 4) * 100 + i));
+      for (int i = 0; i < 10; ++i)
+        old.push_back("b" + std::to_string((b - 4) * 100 + i));
       kb.remove(old);
     }
   }
   kb.checkpoint();
   done = true;
-  for (auto& reader : readers) reader.join();
+  for (auto& reader : readers)
+    reader.join();
   CHECK(failures.load() == 0);
   CHECK(bad_hits.load() == 0);
   CHECK(searches.load() >= 80);

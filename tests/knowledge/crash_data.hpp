@@ -18,18 +18,22 @@ inline KnowledgeOptions options() {
   return o;
 }
 
-inline std::string document_id(int batch, int i) { return "b" + std::to_string(batch) + "-" + std::to_string(i); }
+inline std::string document_id(int batch, int i) {
+  return "b" + std::to_string(batch) + "-" + std::to_string(i);
+}
 
 inline std::vector<float> vector_of(int batch, int i) {
-  return testing::random_vector(dimension, static_cast<std::uint64_t>(batch) * 1000 + static_cast<std::uint64_t>(i));
+  return testing::random_vector(
+      dimension, static_cast<std::uint64_t>(batch) * 1000 + static_cast<std::uint64_t>(i));
 }
 
 inline std::vector<Document> batch(int n) {
   std::vector<Document> out;
   for (int i = 0; i < batch_size; ++i) {
-    out.push_back(testing::make_document(document_id(n, i),
-                                         "batch" + std::to_string(n) + " item" + std::to_string(i) + " crash data",
-                                         {{"batch", n}}, vector_of(n, i)));
+    out.push_back(testing::make_document(
+        document_id(n, i),
+        "batch" + std::to_string(n) + " item" + std::to_string(i) + " crash data", {{"batch", n}},
+        vector_of(n, i)));
   }
   return out;
 }

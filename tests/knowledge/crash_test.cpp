@@ -29,7 +29,8 @@ struct Run {
 // Starts the writer, waits for its first acknowledged batch (a slow start, as under a
 // sanitizer, must not make trials that kill nothing), lets it run `run_for` more, kills it
 // and collects every "ack n" it wrote (lines still in the pipe after the kill count too).
-Run run_writer_and_kill(const std::string& path, int first_batch, std::chrono::milliseconds run_for) {
+Run run_writer_and_kill(const std::string& path, int first_batch,
+                        std::chrono::milliseconds run_for) {
   int out[2];
   REQUIRE(::pipe(out) == 0);
   std::fflush(nullptr);
@@ -40,7 +41,8 @@ Run run_writer_and_kill(const std::string& path, int first_batch, std::chrono::m
     ::close(out[0]);
     ::close(out[1]);
     std::string first = std::to_string(first_batch);
-    ::execl(KEEL_KB_CRASH_WRITER, KEEL_KB_CRASH_WRITER, path.c_str(), first.c_str(), static_cast<char*>(nullptr));
+    ::execl(KEEL_KB_CRASH_WRITER, KEEL_KB_CRASH_WRITER, path.c_str(), first.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out[1]);
@@ -53,7 +55,8 @@ Run run_writer_and_kill(const std::string& path, int first_batch, std::chrono::m
       started = true;
       deadline = std::chrono::steady_clock::now() + run_for;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd fd{out[0], POLLIN, 0};
     int ready = ::poll(&fd, 1, static_cast<int>(left.count()));
@@ -66,9 +69,11 @@ Run run_writer_and_kill(const std::string& path, int first_batch, std::chrono::m
   int status = 0;
   ::waitpid(child, &status, 0);
   ssize_t n;
-  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(n));
   ::close(out[0]);
-  CHECK_MESSAGE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL), "the writer exited by itself: ", text);
+  CHECK_MESSAGE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL),
+                "the writer exited by itself: ", text);
   Run run;
   std::istringstream lines(text);
   std::string word;
@@ -127,10 +132,12 @@ TEST_CASE("every acknowledged batch survives a SIGKILL of the writer at a random
     check_database_intact(path);
     auto kb = KnowledgeBase::open(path, crash::options());
     index_states.insert(kb.stats()["index"].get<std::string>());
-    for (int n : acknowledged) check_batch_present(kb, n);
+    for (int n : acknowledged)
+      check_batch_present(kb, n);
     // Closing half the time saves a current index file; otherwise the next open catches up.
     if (trial % 2 == 0) kb.close();
   }
-  MESSAGE("batches acknowledged: ", acknowledged.size(), ", index states seen: ", index_states.size());
+  MESSAGE("batches acknowledged: ", acknowledged.size(),
+          ", index states seen: ", index_states.size());
   CHECK(acknowledged.size() >= static_cast<std::size_t>(trials));
 }

@@ -19,8 +19,8 @@ namespace {
 void add_range(KnowledgeBase& kb, int from, int to) {
   std::vector<Document> batch;
   for (int i = from; i < to; ++i) {
-    batch.push_back(make_document("d" + std::to_string(i), "token" + std::to_string(i) + " shared", {{"i", i}},
-                                  random_vector(16, static_cast<std::uint64_t>(i))));
+    batch.push_back(make_document("d" + std::to_string(i), "token" + std::to_string(i) + " shared",
+                                  {{"i", i}}, random_vector(16, static_cast<std::uint64_t>(i))));
   }
   kb.upsert(batch);
 }
@@ -45,7 +45,9 @@ void check_findable(const KnowledgeBase& kb, int from, int to) {
   }
 }
 
-std::string index_state(const KnowledgeBase& kb) { return kb.stats()["index"].get<std::string>(); }
+std::string index_state(const KnowledgeBase& kb) {
+  return kb.stats()["index"].get<std::string>();
+}
 
 }  // namespace
 
@@ -106,7 +108,8 @@ TEST_CASE("an index file older than the database is caught up with the changes s
   q.vector = random_vector(16, 1);
   q.use_keyword = false;
   q.k = 60;
-  for (const auto& hit : kb.search(q).hits) CHECK(hit.id != "d1");
+  for (const auto& hit : kb.search(q).hits)
+    CHECK(hit.id != "d1");
   CHECK(kb.stats()["deleted_in_index"] == 2);  // d45 never reached the old file
 }
 
@@ -117,7 +120,9 @@ TEST_CASE("a garbage, truncated or foreign index file is rebuilt from SQLite") {
     auto kb = KnowledgeBase::open(path, small_options());
     add_range(kb, 0, 30);
   }
-  SUBCASE("garbage") { std::ofstream(path + ".hnsw", std::ios::trunc) << "this is not an index"; }
+  SUBCASE("garbage") {
+    std::ofstream(path + ".hnsw", std::ios::trunc) << "this is not an index";
+  }
   SUBCASE("truncated") {
     auto size = std::filesystem::file_size(path + ".hnsw");
     std::filesystem::resize_file(path + ".hnsw", size / 2);
@@ -133,9 +138,12 @@ TEST_CASE("a garbage, truncated or foreign index file is rebuilt from SQLite") {
       auto kb = KnowledgeBase::open(other, small_options());
       add_range(kb, 100, 130);
     }
-    std::filesystem::copy_file(other + ".hnsw", path + ".hnsw", std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(other + ".hnsw", path + ".hnsw",
+                               std::filesystem::copy_options::overwrite_existing);
   }
-  SUBCASE("missing") { std::filesystem::remove(path + ".hnsw"); }
+  SUBCASE("missing") {
+    std::filesystem::remove(path + ".hnsw");
+  }
   auto kb = KnowledgeBase::open(path, small_options());
   CHECK(index_state(kb) == "rebuilt");
   CHECK_FALSE(kb.stats()["index_reason"].get<std::string>().empty());
@@ -154,7 +162,8 @@ TEST_CASE("an index file newer than the database (a restored backup) is rebuilt"
     auto kb = KnowledgeBase::open(path, small_options());
     add_range(kb, 10, 20);
   }
-  std::filesystem::copy_file(dir.file("backup.db"), path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir.file("backup.db"), path,
+                             std::filesystem::copy_options::overwrite_existing);
   auto kb = KnowledgeBase::open(path, small_options());
   CHECK(index_state(kb) == "rebuilt");
   CHECK(kb.count() == 10);
@@ -162,7 +171,8 @@ TEST_CASE("an index file newer than the database (a restored backup) is rebuilt"
   q.vector = random_vector(16, 15);
   q.use_keyword = false;
   q.k = 20;
-  for (const auto& hit : kb.search(q).hits) CHECK(std::stoi(hit.id.substr(1)) < 10);
+  for (const auto& hit : kb.search(q).hits)
+    CHECK(std::stoi(hit.id.substr(1)) < 10);
 }
 
 TEST_CASE("the open event reports how the index was obtained") {

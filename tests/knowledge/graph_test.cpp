@@ -27,7 +27,8 @@ KnowledgeBase citation_graph() {
 
 std::vector<std::string> ids_of(const std::vector<Neighbour>& neighbours) {
   std::vector<std::string> ids;
-  for (const auto& n : neighbours) ids.push_back(n.id);
+  for (const auto& n : neighbours)
+    ids.push_back(n.id);
   return ids;
 }
 
@@ -94,7 +95,8 @@ TEST_CASE("an edge to an unknown node is not_found; ids are shared by documents 
   CHECK_THROWS_AS(kb.add_edge({"a", "b", "", 1.0, Json::object()}), Error);
   CHECK_THROWS_AS(kb.upsert_entity({"a", "thing", Json::object()}), Error);
   // A batch of edges with one bad edge adds none.
-  CHECK_THROWS_AS(kb.add_edges({{"a", "c", "cites", 1.0, Json::object()}, {"a", "ghost", "x", 1.0, Json::object()}}),
+  CHECK_THROWS_AS(kb.add_edges({{"a", "c", "cites", 1.0, Json::object()},
+                                {"a", "ghost", "x", 1.0, Json::object()}}),
                   Error);
   CHECK(kb.edges("a").size() == 1);
   kb.add_edge({"a", "b", "cites", 2.0, Json::object()});  // replaces the weight

@@ -44,7 +44,8 @@ inline std::vector<float> random_vector(std::size_t dimension, std::uint64_t see
     x = normal(rng);
     norm += static_cast<double>(x) * x;
   }
-  for (auto& x : v) x = static_cast<float>(x / std::sqrt(norm));
+  for (auto& x : v)
+    x = static_cast<float>(x / std::sqrt(norm));
   return v;
 }
 
@@ -68,7 +69,8 @@ inline KnowledgeOptions small_options(std::size_t dimension = 16) {
 
 inline std::vector<std::string> hit_ids(const SearchResult& result) {
   std::vector<std::string> ids;
-  for (const auto& hit : result.hits) ids.push_back(hit.id);
+  for (const auto& hit : result.hits)
+    ids.push_back(hit.id);
   return ids;
 }
 

@@ -72,7 +72,8 @@ TEST_CASE("a batch upsert is one transaction: one bad document stores none of th
   auto kb = KnowledgeBase::open(":memory:", small_options());
   kb.upsert(make_document("kept", "kept", {}, random_vector(16, 9)));
   std::vector<Document> batch;
-  for (int i = 0; i < 10; ++i) batch.push_back(make_document("d" + std::to_string(i), "text", {}, random_vector(16, i)));
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(make_document("d" + std::to_string(i), "text", {}, random_vector(16, i)));
   batch[7].vector.resize(5);
   try {
     kb.upsert(batch);
@@ -112,18 +113,22 @@ TEST_CASE("bad vectors and metadata are invalid_argument naming the document") {
       CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
     }
   };
-  check_error(make_document("nan-doc", "x", {}, nan), "\"nan-doc\": vector[4] is not a finite number");
+  check_error(make_document("nan-doc", "x", {}, nan),
+              "\"nan-doc\": vector[4] is not a finite number");
   auto inf = random_vector(16, 1);
   inf[0] = INFINITY;
   check_error(make_document("inf-doc", "x", {}, inf), "\"inf-doc\"");
-  check_error(make_document("short", "x", {}, {1.0f, 2.0f}), "\"short\": vector has 2 values, expected 16");
-  check_error(make_document("meta", "x", Json::array({1, 2}), random_vector(16, 1)), "metadata must be a JSON object");
+  check_error(make_document("short", "x", {}, {1.0f, 2.0f}),
+              "\"short\": vector has 2 values, expected 16");
+  check_error(make_document("meta", "x", Json::array({1, 2}), random_vector(16, 1)),
+              "metadata must be a JSON object");
   check_error(make_document("", "x", {}, random_vector(16, 1)), "empty id");
   CHECK(kb.count() == 0);
 }
 
 TEST_CASE("Document::from_json reads documents and names the path of bad fields") {
-  auto d = Document::from_json(Json::parse(R"({"id": "x", "text": "t", "metadata": {"a": 1}, "vector": [1, 2]})"));
+  auto d = Document::from_json(
+      Json::parse(R"({"id": "x", "text": "t", "metadata": {"a": 1}, "vector": [1, 2]})"));
   CHECK(d.id == "x");
   CHECK(d.vector == std::vector<float>{1.0f, 2.0f});
   try {
@@ -161,9 +166,12 @@ TEST_CASE("options from JSON: values are read, unknown keys and wrong types name
   CHECK(error_of(R"({"hnsw": {"ef": 3}})").rfind("hnsw", 0) == 0);
   CHECK(error_of(R"({"metric": "l2"})").rfind("metric", 0) == 0);
   CHECK(error_of(R"({"dimensions": 3})").find("dimensions") != std::string::npos);
-  CHECK(error_of(R"({"compaction": {"deleted_fraction": 2}})").rfind("compaction.deleted_fraction", 0) == 0);
-  CHECK(error_of(R"({"dimension": 32, "embedder": {"provider": "hashing", "dimension": 64}})").rfind("dimension", 0) == 0);
-  CHECK(error_of(R"({"embedder": {"provider": "hashing", "colour": 1}})").rfind("embedder", 0) == 0);
+  CHECK(error_of(R"({"compaction": {"deleted_fraction": 2}})")
+            .rfind("compaction.deleted_fraction", 0) == 0);
+  CHECK(error_of(R"({"dimension": 32, "embedder": {"provider": "hashing", "dimension": 64}})")
+            .rfind("dimension", 0) == 0);
+  CHECK(error_of(R"({"embedder": {"provider": "hashing", "colour": 1}})").rfind("embedder", 0) ==
+        0);
 }
 
 TEST_CASE("a file that is not SQLite is refused with a clear io error") {
@@ -175,7 +183,8 @@ TEST_CASE("a file that is not SQLite is refused with a clear io error") {
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::io);
-    CHECK_MESSAGE(std::string(e.what()).find("not a SQLite database") != std::string::npos, e.what());
+    CHECK_MESSAGE(std::string(e.what()).find("not a SQLite database") != std::string::npos,
+                  e.what());
     CHECK(std::string(e.what()).find(path) != std::string::npos);
   }
 }
@@ -196,7 +205,8 @@ TEST_CASE("a SQLite database of another application is refused, not written into
   }
 }
 
-TEST_CASE("reopening with another dimension or an embedder of another dimension is invalid_config") {
+TEST_CASE(
+    "reopening with another dimension or an embedder of another dimension is invalid_config") {
   TempDir dir;
   std::string path = dir.file("kb.db");
   KnowledgeBase::open(path, small_options(16)).close();
@@ -206,7 +216,8 @@ TEST_CASE("reopening with another dimension or an embedder of another dimension 
   HashingEmbedder::Options embedder_options;
   embedder_options.dimension = 64;
   with_embedder.embedder = std::make_shared<HashingEmbedder>(embedder_options);
-  CHECK_THROWS_WITH_AS(KnowledgeBase::open(path, with_embedder), doctest::Contains("embedder"), Error);
+  CHECK_THROWS_WITH_AS(KnowledgeBase::open(path, with_embedder), doctest::Contains("embedder"),
+                       Error);
   // No dimension given: the stored one is used.
   auto kb = KnowledgeBase::open(path, KnowledgeOptions{});
   CHECK(kb.dimension() == 16);
@@ -215,7 +226,8 @@ TEST_CASE("reopening with another dimension or an embedder of another dimension 
 TEST_CASE("stats report documents, edges, index entries and the database size") {
   TempDir dir;
   auto kb = KnowledgeBase::open(dir.file("kb.db"), small_options());
-  for (int i = 0; i < 5; ++i) kb.upsert(make_document("d" + std::to_string(i), "text", {}, random_vector(16, i)));
+  for (int i = 0; i < 5; ++i)
+    kb.upsert(make_document("d" + std::to_string(i), "text", {}, random_vector(16, i)));
   kb.add_edge({"d0", "d1", "cites", 1.0, Json::object()});
   kb.remove("d4");
   auto stats = kb.stats();

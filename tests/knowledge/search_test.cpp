@@ -33,10 +33,14 @@ SearchQuery vector_only(std::vector<float> vector, std::size_t k = 10) {
 
 KnowledgeBase animals() {
   auto kb = KnowledgeBase::open(":memory:", small_options());
-  kb.upsert({make_document("fox", "The quick brown fox jumps over the lazy dog", {{"kind", "wild"}}, random_vector(16, 1)),
-             make_document("dog", "A lazy dog sleeps all day; the dog dreams in the sun", {{"kind", "pet"}}, random_vector(16, 2)),
-             make_document("cat", "Cats chase mice; a café cat naps", {{"kind", "pet"}}, random_vector(16, 3)),
-             make_document("owl", "Owls hunt at night and sleep by day", {{"kind", "wild"}}, random_vector(16, 4))});
+  kb.upsert({make_document("fox", "The quick brown fox jumps over the lazy dog", {{"kind", "wild"}},
+                           random_vector(16, 1)),
+             make_document("dog", "A lazy dog sleeps all day; the dog dreams in the sun",
+                           {{"kind", "pet"}}, random_vector(16, 2)),
+             make_document("cat", "Cats chase mice; a café cat naps", {{"kind", "pet"}},
+                           random_vector(16, 3)),
+             make_document("owl", "Owls hunt at night and sleep by day", {{"kind", "wild"}},
+                           random_vector(16, 4))});
   return kb;
 }
 
@@ -48,8 +52,10 @@ TEST_CASE("keyword terms are quoted with inner quotes doubled and joined with OR
   CHECK(knowledge::quote_fts_term("say \"hi\"") == "\"say \"\"hi\"\"\"");
   auto terms = keyword_terms("Foo, bar! foo \"NEAR\"(x) col:y*");
   CHECK(terms == std::vector<std::string>{"Foo", "bar", "NEAR", "x", "col", "y"});
-  CHECK(build_match_expression({"a", "b"}, SearchQuery::KeywordMode::any, false) == "\"a\" OR \"b\"");
-  CHECK(build_match_expression({"a", "b"}, SearchQuery::KeywordMode::all, false) == "\"a\" AND \"b\"");
+  CHECK(build_match_expression({"a", "b"}, SearchQuery::KeywordMode::any, false) ==
+        "\"a\" OR \"b\"");
+  CHECK(build_match_expression({"a", "b"}, SearchQuery::KeywordMode::all, false) ==
+        "\"a\" AND \"b\"");
   CHECK(build_match_expression({"a", "b"}, SearchQuery::KeywordMode::phrase, true) == "\"a b\" *");
   CHECK(build_match_expression({"a"}, SearchQuery::KeywordMode::any, true) == "\"a\" *");
   CHECK(build_match_expression({}, SearchQuery::KeywordMode::any, false).empty());
@@ -77,8 +83,9 @@ TEST_CASE("keyword search removes diacritics: cafe finds café") {
 
 TEST_CASE("FTS5 syntax in the user's text is searched as words, never an error") {
   auto kb = animals();
-  for (const char* text : {"\"", "\"unbalanced", "fox\" OR \"dog", "NEAR(fox dog)", "text:fox", "fox*", "^fox",
-                           "fox AND", "OR", "(", ")", "-", "+", "*", "a\"\"b", "\xe2\x80\x94", "\xff\xfe", "fox NOT dog"}) {
+  for (const char* text : {"\"", "\"unbalanced", "fox\" OR \"dog", "NEAR(fox dog)", "text:fox",
+                           "fox*", "^fox", "fox AND", "OR", "(", ")", "-", "+", "*", "a\"\"b",
+                           "\xe2\x80\x94", "\xff\xfe", "fox NOT dog"}) {
     CAPTURE(text);
     SearchResult result;
     CHECK_NOTHROW(result = kb.search(keyword_only(text)));
@@ -125,7 +132,8 @@ TEST_CASE("vector search returns the nearest documents with their cosine similar
 
 TEST_CASE("a query vector of the wrong dimension or with NaN is invalid_argument") {
   auto kb = animals();
-  CHECK_THROWS_WITH_AS(kb.search(vector_only({1.0f, 2.0f})), doctest::Contains("expected 16"), Error);
+  CHECK_THROWS_WITH_AS(kb.search(vector_only({1.0f, 2.0f})), doctest::Contains("expected 16"),
+                       Error);
   auto nan = random_vector(16, 1);
   nan[2] = std::nanf("");
   CHECK_THROWS_WITH_AS(kb.search(vector_only(nan)), doctest::Contains("vector[2]"), Error);
@@ -150,7 +158,8 @@ TEST_CASE("hybrid hits carry each signal's rank and score, and to_json follows t
   auto json = result.to_json();
   REQUIRE(json["hits"].is_array());
   auto hit = json["hits"][0];
-  for (const char* key : {"id", "score", "snippet", "metadata", "signals"}) CHECK_MESSAGE(hit.contains(key), key);
+  for (const char* key : {"id", "score", "snippet", "metadata", "signals"})
+    CHECK_MESSAGE(hit.contains(key), key);
   CHECK(hit["signals"]["keyword"]["rank"] == 1);
   CHECK(hit["signals"]["keyword"].contains("score"));
   CHECK(hit["signals"]["vector"]["rank"] == 1);
@@ -159,7 +168,8 @@ TEST_CASE("hybrid hits carry each signal's rank and score, and to_json follows t
 }
 
 TEST_CASE("SearchQuery::from_json reads every option and names bad paths") {
-  auto q = SearchQuery::from_json(Json::parse(R"({"text": "x", "k": 3, "filter": {"lang": {"eq": "fr"}},
+  auto q =
+      SearchQuery::from_json(Json::parse(R"({"text": "x", "k": 3, "filter": {"lang": {"eq": "fr"}},
       "signals": {"vector": false}, "keyword": {"mode": "phrase", "prefix": true},
       "graph": {"seeds": ["a"], "hops": 2, "decay": 0.25},
       "fusion": {"method": "weighted", "rrf_k": 10, "weights": {"graph": 2}}})"));
@@ -172,10 +182,12 @@ TEST_CASE("SearchQuery::from_json reads every option and names bad paths") {
   CHECK(SearchQuery::from_json(q.to_json()).to_json() == q.to_json());
   CHECK_THROWS_WITH_AS(SearchQuery::from_json(Json::parse(R"({"fusion": {"method": "max"}})")),
                        doctest::Contains("query.fusion.method"), Error);
-  CHECK_THROWS_WITH_AS(SearchQuery::from_json(Json::parse(R"({"k": "ten"})")), doctest::Contains("query.k"), Error);
+  CHECK_THROWS_WITH_AS(SearchQuery::from_json(Json::parse(R"({"k": "ten"})")),
+                       doctest::Contains("query.k"), Error);
 }
 
-TEST_CASE("reciprocal rank fusion adds weight / (k + rank) per signal; weighted fusion scales scores") {
+TEST_CASE(
+    "reciprocal rank fusion adds weight / (k + rank) per signal; weighted fusion scales scores") {
   std::array<knowledge::RankedList, knowledge::signal_count> lists;
   lists[0].candidates = {{1, 10.0, 0}, {2, 5.0, 0}};
   lists[1].candidates = {{2, 0.9, 0}, {3, 0.8, 0}};
@@ -202,8 +214,8 @@ TEST_CASE("reciprocal rank fusion adds weight / (k + rank) per signal; weighted 
 }
 
 TEST_CASE("metadata filters become SQL whose parameters are bound, never pasted") {
-  auto filter = MetadataFilter::parse(Json::parse(R"({"lang": {"eq": "x' OR 1=1 --"}, "year": {"gte": 2020}})"),
-                                      "filter");
+  auto filter = MetadataFilter::parse(
+      Json::parse(R"({"lang": {"eq": "x' OR 1=1 --"}, "year": {"gte": 2020}})"), "filter");
   auto sql = knowledge::filter_to_sql(filter, "m", 1);
   CHECK(sql.condition.find("OR 1=1") == std::string::npos);
   CHECK(sql.parameters.size() == 4);  // two paths, the value, the bound
@@ -213,9 +225,11 @@ TEST_CASE("a selective filter still returns k hits, all of which pass it") {
   auto kb = KnowledgeBase::open(":memory:", small_options());
   std::vector<Document> batch;
   for (int i = 0; i < 2000; ++i) {
-    Json metadata = {{"lang", i % 100 == 0 ? "fr" : "en"}, {"year", 2000 + i % 30}, {"user", {{"tier", i % 3}}}};
-    batch.push_back(make_document("d" + std::to_string(i), "common words shared by all the documents here",
-                                  metadata, random_vector(16, i)));
+    Json metadata = {
+        {"lang", i % 100 == 0 ? "fr" : "en"}, {"year", 2000 + i % 30}, {"user", {{"tier", i % 3}}}};
+    batch.push_back(make_document("d" + std::to_string(i),
+                                  "common words shared by all the documents here", metadata,
+                                  random_vector(16, i)));
   }
   kb.upsert(batch);
 
@@ -224,18 +238,21 @@ TEST_CASE("a selective filter still returns k hits, all of which pass it") {
   auto result = kb.search(q);
   CHECK(result.hits.size() == 10);
   CHECK(result.vector_strategy == "exact");
-  for (const auto& hit : result.hits) CHECK(hit.metadata["lang"] == "fr");
+  for (const auto& hit : result.hits)
+    CHECK(hit.metadata["lang"] == "fr");
 
   // A broad filter is served from the index by over-fetching.
   q.filter = {{"user.tier", {{"in", {0, 1}}}}};
   result = kb.search(q);
   CHECK(result.hits.size() == 10);
   CHECK(result.vector_strategy == "index");
-  for (const auto& hit : result.hits) CHECK(hit.metadata["user"]["tier"] != 2);
+  for (const auto& hit : result.hits)
+    CHECK(hit.metadata["user"]["tier"] != 2);
 
   // Keyword search: the filter is part of the SQL query.
   auto keyword = keyword_only("common words", 10);
-  keyword.filter = {{"lang", {{"eq", "fr"}}}, {"year", {{"gte", 2000}, {"lt", 2020}}}};  // 14 of 2000
+  keyword.filter = {{"lang", {{"eq", "fr"}}},
+                    {"year", {{"gte", 2000}, {"lt", 2020}}}};  // 14 of 2000
   result = kb.search(keyword);
   CHECK(result.hits.size() == 10);
   for (const auto& hit : result.hits) {
@@ -252,11 +269,13 @@ TEST_CASE("a selective filter still returns k hits, all of which pass it") {
   for (int i = 3; i < 2000; i += 30) {
     auto v = random_vector(16, i);
     float dot = 0;
-    for (int j = 0; j < 16; ++j) dot += v[j] * query_vector[j];
+    for (int j = 0; j < 16; ++j)
+      dot += v[j] * query_vector[j];
     truth.emplace_back(-dot, "d" + std::to_string(i));
   }
   std::sort(truth.begin(), truth.end());
-  for (std::size_t i = 0; i < 5; ++i) CHECK(result.hits[i].id == truth[i].second);
+  for (std::size_t i = 0; i < 5; ++i)
+    CHECK(result.hits[i].id == truth[i].second);
 }
 
 TEST_CASE("a filter that nothing passes gives no hits; a bad filter names its path") {
@@ -315,7 +334,8 @@ TEST_CASE("a deleted document never comes back in keyword, vector or graph searc
 
 TEST_CASE("an updated document is found by its new text and vector only") {
   auto kb = animals();
-  kb.upsert(make_document("owl", "Penguins swim in cold water", {{"kind", "wild"}}, random_vector(16, 40)));
+  kb.upsert(make_document("owl", "Penguins swim in cold water", {{"kind", "wild"}},
+                          random_vector(16, 40)));
   CHECK(hit_ids(kb.search(keyword_only("owls hunt"))).empty());
   CHECK(hit_ids(kb.search(keyword_only("penguins"))) == std::vector<std::string>{"owl"});
   auto near = kb.search(vector_only(random_vector(16, 40), 1));
@@ -333,10 +353,12 @@ TEST_CASE("heavy deletion compacts the vector index and recall stays whole") {
   options.compaction_deleted_fraction = 0.3;
   auto kb = KnowledgeBase::open(":memory:", options);
   std::vector<Document> batch;
-  for (int i = 0; i < 400; ++i) batch.push_back(make_document("d" + std::to_string(i), "w", {}, random_vector(16, i)));
+  for (int i = 0; i < 400; ++i)
+    batch.push_back(make_document("d" + std::to_string(i), "w", {}, random_vector(16, i)));
   kb.upsert(batch);
   std::vector<std::string> doomed;
-  for (int i = 0; i < 400; i += 2) doomed.push_back("d" + std::to_string(i));
+  for (int i = 0; i < 400; i += 2)
+    doomed.push_back("d" + std::to_string(i));
   kb.remove(doomed);
   auto stats = kb.stats();
   CHECK(stats["compactions"].get<int>() >= 1);
