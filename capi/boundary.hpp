@@ -4,11 +4,17 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
 #include "keel.h"
 #include "keel/error.hpp"
+#include "keel/events.hpp"
+#include "keel/json.hpp"
 
 struct keel_error {
   keel_status code;
@@ -47,6 +53,51 @@ inline void require(const void* pointer, const char* name) {
 inline std::string_view text_arg(const char* text, const char* name) {
   require(text, name);
   return std::string_view(text);
+}
+
+/// `len` bytes of `text`, which may be NULL only when `len` is 0.
+inline std::string_view bytes_arg(const char* text, size_t len) {
+  if (text == nullptr && len != 0) throw keel::Error(keel::Errc::invalid_argument, "text must not be NULL");
+  return text ? std::string_view(text, len) : std::string_view();
+}
+
+/// Runs `fn`, turning its invalid_config into invalid_argument (same message, with the JSON
+/// path): requests, documents and examples are caller input, not configuration.
+template <class Fn>
+auto as_argument(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const keel::Error& e) {
+    if (e.code() == keel::Errc::invalid_config) throw keel::Error(keel::Errc::invalid_argument, e.what());
+    throw;
+  }
+}
+
+/// The host's event callback for a component that takes its EventSink at construction: the
+/// handle installs event_sink(hook) then, and set() swaps the function under the writer lock,
+/// which also waits for calls of the previous one to finish.
+struct EventHook {
+  std::shared_mutex mutex;
+  std::atomic<bool> listening{false};  // lets events skip the lock when nobody listens
+  keel_event_fn fn = nullptr;
+  void* user_data = nullptr;
+
+  void set(keel_event_fn callback, void* data) {
+    std::unique_lock lock(mutex);
+    fn = callback;
+    user_data = callback ? data : nullptr;
+    listening.store(callback != nullptr, std::memory_order_release);
+  }
+};
+
+inline keel::EventSink event_sink(const std::shared_ptr<EventHook>& hook) {
+  return [hook](const keel::Json& event) {
+    if (!hook->listening.load(std::memory_order_acquire)) return;
+    std::shared_lock lock(hook->mutex);
+    if (hook->fn == nullptr) return;
+    std::string text = keel::dump_json(event);
+    hook->fn(text.c_str(), hook->user_data);
+  };
 }
 
 /// A copy of `text` that the C caller owns and frees with keel_free().

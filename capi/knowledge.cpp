@@ -1,8 +1,6 @@
 // The knowledge base's C ABI.
-#include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 
 #include "boundary.hpp"
 #include "keel/knowledge.hpp"
@@ -16,58 +14,23 @@ struct keel_embedder {
 
 namespace {
 
+using keel::capi::as_argument;
+using keel::capi::bytes_arg;
 using keel::Errc;
 using keel::Error;
 using keel::Json;
-
-// The host's event callback. keel::KnowledgeBase takes its sink at open, so the handle installs
-// a sink reading this; set_event_callback swaps the function under the writer lock, which also
-// waits for calls of the previous one to finish.
-struct EventHook {
-  std::shared_mutex mutex;
-  std::atomic<bool> set{false};  // lets events skip the lock when nobody listens
-  keel_event_fn fn = nullptr;
-  void* user_data = nullptr;
-};
-
-keel::EventSink sink_for(const std::shared_ptr<EventHook>& hook) {
-  return [hook](const Json& event) {
-    if (!hook->set.load(std::memory_order_acquire)) return;
-    std::shared_lock lock(hook->mutex);
-    if (hook->fn == nullptr) return;
-    std::string text = keel::dump_json(event);
-    hook->fn(text.c_str(), hook->user_data);
-  };
-}
 
 }  // namespace
 
 struct keel_kb {
   keel::KnowledgeBase kb;
-  std::shared_ptr<EventHook> events;
+  std::shared_ptr<keel::capi::EventHook> events;
 };
 
 namespace {
 
 using keel::capi::require;
 using keel::capi::text_arg;
-
-// Documents, edges and queries are caller input, not configuration: their reader's
-// invalid_config becomes invalid_argument (same message, with the JSON path).
-template <class Fn>
-auto as_argument(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    if (e.code() == Errc::invalid_config) throw Error(Errc::invalid_argument, e.what());
-    throw;
-  }
-}
-
-std::string_view bytes_arg(const char* text, size_t len) {
-  if (text == nullptr && len != 0) throw Error(Errc::invalid_argument, "text must not be NULL");
-  return text ? std::string_view(text, len) : std::string_view();
-}
 
 // A non-empty id argument.
 std::string id_arg(const char* id, const char* name) {
@@ -138,8 +101,8 @@ KEEL_API keel_status keel_kb_open(const char* path, const char* options_json,
     keel::KnowledgeOptions options = keel::KnowledgeOptions::from_json(config);
     // KnowledgeBase::open checks the embedder's dimension against the options and the base.
     if (embedder != nullptr) options.embedder = embedder->embedder;
-    auto hook = std::make_shared<EventHook>();
-    options.events = sink_for(hook);
+    auto hook = std::make_shared<keel::capi::EventHook>();
+    options.events = keel::capi::event_sink(hook);
     keel::KnowledgeBase kb = keel::KnowledgeBase::open(file, std::move(options));
     *out = new keel_kb{std::move(kb), std::move(hook)};
   });
@@ -351,11 +314,7 @@ KEEL_API keel_status keel_kb_set_event_callback(keel_kb* kb, keel_event_fn callb
                                                 void* user_data, keel_error** err) {
   return keel::capi::call(err, [&] {
     require(kb, "kb");
-    EventHook& hook = *kb->events;
-    std::unique_lock lock(hook.mutex);
-    hook.fn = callback;
-    hook.user_data = callback ? user_data : nullptr;
-    hook.set.store(callback != nullptr, std::memory_order_release);
+    kb->events->set(callback, user_data);
   });
 }
 

@@ -1,8 +1,6 @@
 // The router's C ABI.
-#include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 
 #include "boundary.hpp"
 #include "keel/router.hpp"
@@ -24,29 +22,11 @@ struct keel_call {
 
 namespace {
 
+using keel::capi::as_argument;
+using keel::capi::bytes_arg;
 using keel::Errc;
 using keel::Error;
 using keel::Json;
-
-// The host's event callback. keel::Router takes its sink at construction, so the handle
-// installs a sink reading this at new/load; set_event_callback swaps the function under the
-// writer lock, which also waits for calls of the previous one to finish.
-struct EventHook {
-  std::shared_mutex mutex;
-  std::atomic<bool> set{false};  // lets events skip the lock when nobody listens
-  keel_event_fn fn = nullptr;
-  void* user_data = nullptr;
-};
-
-keel::EventSink sink_for(const std::shared_ptr<EventHook>& hook) {
-  return [hook](const Json& event) {
-    if (!hook->set.load(std::memory_order_acquire)) return;
-    std::shared_lock lock(hook->mutex);
-    if (hook->fn == nullptr) return;
-    std::string text = keel::dump_json(event);
-    hook->fn(text.c_str(), hook->user_data);
-  };
-}
 
 }  // namespace
 
@@ -54,35 +34,18 @@ struct keel_router {
   // Shared so that an asynchronous route still in flight keeps the router alive after
   // keel_router_free (Go's Route returns as soon as its context ends).
   std::shared_ptr<keel::Router> router;
-  std::shared_ptr<EventHook> events;
+  std::shared_ptr<keel::capi::EventHook> events;
 };
 
 namespace {
 
 keel::Router::Options router_options(keel_model* model, keel_embedder* embedder,
-                                     const std::shared_ptr<EventHook>& hook) {
+                                     const std::shared_ptr<keel::capi::EventHook>& hook) {
   keel::Router::Options options;
   if (model != nullptr) options.model = model->model;
   if (embedder != nullptr) options.embedder = embedder->embedder;
-  options.events = sink_for(hook);
+  options.events = keel::capi::event_sink(hook);
   return options;
-}
-
-// Requests and examples are caller input, not configuration: their reader's invalid_config
-// becomes invalid_argument (same message, with the JSON path).
-template <class Fn>
-auto as_argument(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Error& e) {
-    if (e.code() == Errc::invalid_config) throw Error(Errc::invalid_argument, e.what());
-    throw;
-  }
-}
-
-std::string_view bytes_arg(const char* text, size_t len) {
-  if (text == nullptr && len != 0) throw Error(Errc::invalid_argument, "text must not be NULL");
-  return text ? std::string_view(text, len) : std::string_view();
 }
 
 // A request: RouteRequest's JSON plus the run settings "use_llm" and "timeout_ms".
@@ -158,7 +121,7 @@ KEEL_API keel_status keel_router_new(const char* config_json, keel_model* model,
     keel::capi::require(out, "out");
     *out = nullptr;
     Json config = keel::parse_json(keel::capi::text_arg(config_json, "config_json"), "routes config");
-    auto hook = std::make_shared<EventHook>();
+    auto hook = std::make_shared<keel::capi::EventHook>();
     auto router = std::make_shared<keel::Router>(config, router_options(model, embedder, hook));
     *out = new keel_router{std::move(router), std::move(hook)};
   });
@@ -322,7 +285,7 @@ KEEL_API keel_status keel_router_load(const char* path, keel_model* model,
     *out = nullptr;
     std::string_view file = keel::capi::text_arg(path, "path");
     if (file.empty()) throw Error(Errc::invalid_argument, "path must not be empty");
-    auto hook = std::make_shared<EventHook>();
+    auto hook = std::make_shared<keel::capi::EventHook>();
     auto router = std::make_shared<keel::Router>(
         keel::Router::load(std::string(file), router_options(model, embedder, hook)));
     *out = new keel_router{std::move(router), std::move(hook)};
@@ -342,11 +305,7 @@ KEEL_API keel_status keel_router_set_event_callback(keel_router* router, keel_ev
                                                     void* user_data, keel_error** err) {
   return keel::capi::call(err, [&] {
     keel::capi::require(router, "router");
-    EventHook& hook = *router->events;
-    std::unique_lock lock(hook.mutex);
-    hook.fn = callback;
-    hook.user_data = callback ? user_data : nullptr;
-    hook.set.store(callback != nullptr, std::memory_order_release);
+    router->events->set(callback, user_data);
   });
 }
 
