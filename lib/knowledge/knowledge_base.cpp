@@ -22,7 +22,9 @@ using knowledge::Transaction;
 KnowledgeBase::Impl::ReadLease::ReadLease(Impl& impl) : impl_(impl) {
   if (impl.memory) {
     memory_lock_ = std::unique_lock(impl.memory_mutex);
+    impl.check_open();  // close() may have come between the caller's check and the lock
     connection_ = impl.writer.get();
+    snippets_ = &impl.writer_snippets;
     return;
   }
   {
@@ -32,17 +34,26 @@ KnowledgeBase::Impl::ReadLease::ReadLease(Impl& impl) : impl_(impl) {
       impl.pool.pop_back();
     }
   }
-  if (!owned_) {
-    owned_ = std::make_unique<Connection>(impl.path, false);
-    knowledge::configure_connection(*owned_, false, impl.options.synchronous);
+  if (!owned_.connection) {
+    impl.check_open();
+    owned_.connection = std::make_unique<Connection>(impl.path, false);
+    knowledge::configure_connection(*owned_.connection, false, impl.options.synchronous);
+    knowledge::register_ranking(*owned_.connection, impl.token_counts);
   }
-  connection_ = owned_.get();
+  connection_ = owned_.connection.get();
+  snippets_ = &owned_.snippets;
 }
 
 KnowledgeBase::Impl::ReadLease::~ReadLease() {
-  if (!owned_) return;
+  if (!owned_.connection) return;
   std::lock_guard lock(impl_.pool_mutex);
-  if (impl_.pool.size() < impl_.options.read_connections) impl_.pool.push_back(std::move(owned_));
+  if (!impl_.closed.load() && impl_.pool.size() < impl_.options.read_connections)
+    impl_.pool.push_back(std::move(owned_));
+}
+
+knowledge::Snippets& KnowledgeBase::Impl::ReadLease::snippets() {
+  if (!*snippets_) *snippets_ = std::make_unique<knowledge::Snippets>(*connection_);
+  return **snippets_;
 }
 
 KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl)
@@ -150,6 +161,8 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
   }
   impl->options = std::move(options);
   impl->open_index(db);
+  impl->token_counts->load(db);
+  knowledge::register_ranking(db, impl->token_counts);
 
   Json event = make_event("kb.open", micros_since(start));
   event["path"] = path;
@@ -283,6 +296,7 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
 
   Impl::WriteLease db(impl);
   std::vector<std::int64_t> labels;
+  std::vector<std::uint32_t> token_counts;  // FTS5's, published once committed
   labels.reserve(prepared.size());
   const std::uint64_t next_generation = impl.generation + 1;
   {
@@ -315,10 +329,13 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
           .bind_blob(2, flat.data() + i * impl.dimension, impl.dimension * sizeof(float))
           .run();
       labels.push_back(label);
+      token_counts.push_back(knowledge::stored_token_count(*db, label).value_or(0));
     }
     knowledge::write_meta(*db, "generation", static_cast<std::int64_t>(next_generation));
     transaction.commit();
   }
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    impl.token_counts->set(labels[i], token_counts[i]);
   impl.generation = next_generation;
   impl.index_changed = true;
   // Committed: the index follows. Should adding fail (memory), rebuilding from SQLite is the
@@ -396,6 +413,8 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
     knowledge::write_meta(*db, "generation", static_cast<std::int64_t>(next_generation));
     transaction.commit();
   }
+  for (auto label : labels)
+    impl.token_counts->set(label, 0);
   impl.generation = next_generation;
   impl.index_changed = true;
   auto index = impl.current_index();
@@ -599,6 +618,9 @@ void KnowledgeBase::close() {
     std::lock_guard lock(impl.pool_mutex);
     impl.pool.clear();
   }
+  std::unique_lock memory_lock(impl.memory_mutex, std::defer_lock);
+  if (impl.memory) memory_lock.lock();  // a memory base's searches use the writer
+  impl.writer_snippets.reset();
   impl.writer.reset();
   impl.set_index(nullptr);
   impl.index_executor.reset();

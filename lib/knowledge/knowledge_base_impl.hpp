@@ -12,7 +12,9 @@
 #include "keel/executor.hpp"
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
+#include "knowledge/ranking.hpp"
 #include "knowledge/schema.hpp"
+#include "knowledge/snippet.hpp"
 #include "knowledge/sqlite.hpp"
 #include "vector/hnsw_index.hpp"
 
@@ -33,14 +35,24 @@ struct KnowledgeBase::Impl {
   std::mutex write_mutex;
   std::mutex memory_mutex;
   std::unique_ptr<knowledge::Connection> writer;
+  std::unique_ptr<knowledge::Snippets> writer_snippets;  // a memory base's searches (memory_mutex)
   std::atomic<std::uint64_t> generation{
       0};                            // kb_meta's, as of the last commit (written under write_mutex)
   std::uint64_t pruned_through = 0;  // (write_mutex)
   bool index_changed = false;        // since the index file was written (write_mutex)
 
-  // Read connections of a file base, lent to one thread at a time.
+  // Read connections of a file base, lent to one thread at a time, each with its snippet
+  // maker (an FTS5 tokenizer, made on first use; it goes before its connection).
+  struct Reader {
+    std::unique_ptr<knowledge::Connection> connection;
+    std::unique_ptr<knowledge::Snippets> snippets;
+  };
   std::mutex pool_mutex;
-  std::vector<std::unique_ptr<knowledge::Connection>> pool;
+  std::vector<Reader> pool;
+
+  // Every document's length in tokens, for keel_bm25 (see ranking.hpp); the writer updates it
+  // after each commit.
+  std::shared_ptr<knowledge::TokenCounts> token_counts = std::make_shared<knowledge::TokenCounts>();
 
   // The vector index. Compaction builds a new one and swaps it in while searches finish on
   // the old one, so readers take a reference under index_mutex and search without it.
@@ -53,6 +65,7 @@ struct KnowledgeBase::Impl {
   std::atomic<bool> closed{false};
 
   /// A connection for reading: pooled (file base) or the single one (memory base, locked).
+  /// Throws Error(closed) once the base is closed.
   class ReadLease {
    public:
     ReadLease(Impl& impl);
@@ -61,12 +74,15 @@ struct KnowledgeBase::Impl {
     ReadLease& operator=(const ReadLease&) = delete;
     knowledge::Connection& operator*() const { return *connection_; }
     knowledge::Connection* operator->() const { return connection_; }
+    /// This connection's snippet maker.
+    knowledge::Snippets& snippets();
 
    private:
     Impl& impl_;
     std::unique_lock<std::mutex> memory_lock_;
-    std::unique_ptr<knowledge::Connection> owned_;
+    Reader owned_;  // a file base's
     knowledge::Connection* connection_ = nullptr;
+    std::unique_ptr<knowledge::Snippets>* snippets_ = nullptr;
   };
 
   /// The writer connection with the write lock held.

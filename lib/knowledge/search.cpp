@@ -91,8 +91,8 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::string& mat
   std::vector<Candidate> out;
   if (check.empty()) {
     auto rows = db.prepare(
-        "SELECT rowid, bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?1 "
-        "ORDER BY rank LIMIT ?2");
+        "SELECT rowid, keel_bm25(documents_fts) AS score FROM documents_fts "
+        "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2");
     rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(want));
     while (rows.step())
       out.push_back({rows.int64(0), -rows.real(1), 0});
@@ -101,9 +101,10 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::string& mat
   // The SQL condition is a superset of the filter; rows it lets through that the filter
   // rejects are dropped here, and the limit grows until there are enough or no more rows.
   const std::string sql =
-      "SELECT documents_fts.rowid, bm25(documents_fts), d.metadata FROM documents_fts "
-      "JOIN documents d ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 AND (" +
-      sql_filter.condition + ") ORDER BY bm25(documents_fts) LIMIT ?2";
+      "SELECT documents_fts.rowid, keel_bm25(documents_fts) AS score, d.metadata "
+      "FROM documents_fts JOIN documents d ON d.label = documents_fts.rowid "
+      "WHERE documents_fts MATCH ?1 AND (" +
+      sql_filter.condition + ") ORDER BY score LIMIT ?2";
   for (std::size_t limit = want;; limit *= 4) {
     out.clear();
     Connection::OneShot query(db, sql);
@@ -309,6 +310,7 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   if (!query_vector.empty()) {
     auto t = Clock::now();
     auto index = impl.current_index();
+    impl.check_open();  // (close() drops the index)
     std::size_t ef = query.ef_search ? query.ef_search : impl.options.hnsw.ef_search;
     auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 1);
     lists[knowledge::vector_signal].candidates = vector_candidates(
@@ -338,7 +340,7 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   }
 
   auto fused = knowledge::fuse(lists, query.fusion, query.rrf_k);
-  std::optional<knowledge::Snippets> snippets;
+  knowledge::Snippets* snippets = nullptr;
   const knowledge::SnippetStyle style{query.snippet_tokens, query.snippet_open, query.snippet_close,
                                       query.snippet_ellipsis};
   for (const auto& candidate : fused) {
@@ -355,7 +357,7 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     hit.vector = candidate.signals[knowledge::vector_signal];
     hit.graph = candidate.signals[knowledge::graph_signal];
     if (!snippets) {
-      snippets.emplace(*db);
+      snippets = &db.snippets();
       snippets->set_query(terms, query.prefix);
     }
     hit.snippet = snippets->make(hit.text, style);

@@ -8,23 +8,8 @@
 
 namespace keel::knowledge {
 
-namespace {
-
-fts5_api* fts5_of(sqlite3* db) {
-  fts5_api* api = nullptr;
-  sqlite3_stmt* statement = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &statement, nullptr) == SQLITE_OK) {
-    sqlite3_bind_pointer(statement, 1, static_cast<void*>(&api), "fts5_api_ptr", nullptr);
-    sqlite3_step(statement);
-  }
-  sqlite3_finalize(statement);
-  return api;
-}
-
-}  // namespace
-
 Snippets::Snippets(Connection& connection) {
-  fts5_api* api = fts5_of(connection.handle());
+  fts5_api* api = connection.fts5();
   void* user_data = nullptr;
   if (!api || api->xFindTokenizer(api, "porter", &user_data, &api_) != SQLITE_OK) {
     throw Error(Errc::internal, "knowledge base: SQLite has no FTS5 porter tokenizer");

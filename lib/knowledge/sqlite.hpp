@@ -14,6 +14,7 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct fts5_api;
 
 namespace keel::knowledge {
 
@@ -77,6 +78,8 @@ class Connection {
   std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() const noexcept { return db_; }
+  /// The FTS5 extension's API on this connection; nullptr when SQLite was built without it.
+  fts5_api* fts5() const;
   const std::string& path() const noexcept { return path_; }
 
   /// Throws the keel::Error for SQLite result `rc` while doing `what`.

@@ -1,0 +1,175 @@
+#include "knowledge/ranking.hpp"
+
+#include <sqlite3.h>
+
+#include <cmath>
+#include <limits>
+
+#include "keel/error.hpp"
+
+namespace keel::knowledge {
+
+namespace {
+
+using Blocks = std::vector<std::shared_ptr<TokenCounts::Block>>;
+
+// FTS5's docsize blob: one SQLite varint per column (big-endian groups of 7 bits, the high
+// bit set on all but the last; a ninth byte carries 8). nullopt when malformed.
+std::optional<std::uint32_t> first_varint(std::string_view blob) {
+  auto fits = [](std::uint64_t value) -> std::optional<std::uint32_t> {
+    if (value > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+  };
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < blob.size(); ++i) {
+    auto byte = static_cast<unsigned char>(blob[i]);
+    if (i == 8) return fits((value << 8) | byte);
+    value = (value << 7) | (byte & 0x7f);
+    if (!(byte & 0x80)) return fits(value);
+  }
+  return std::nullopt;
+}
+
+// What keel_bm25 computes once per query (FTS5 keeps it as the query's auxiliary data).
+struct QueryStatistics {
+  TokenCounts::View lengths;
+  double average_length = 0;
+  std::vector<double> idf;  // per phrase, as bm25()
+};
+
+int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
+  ++*static_cast<std::int64_t*>(hits);
+  return SQLITE_OK;
+}
+
+// bm25() of fts5_aux.c, step for step, but for where the document's length comes from.
+QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& rc) {
+  if (auto* known = static_cast<QueryStatistics*>(api->xGetAuxdata(fts, 0))) return known;
+  auto stats = std::make_unique<QueryStatistics>();
+  sqlite3_int64 rows = 0, tokens = 0;
+  if ((rc = api->xRowCount(fts, &rows)) != SQLITE_OK) return nullptr;
+  if ((rc = api->xColumnTotalSize(fts, -1, &tokens)) != SQLITE_OK) return nullptr;
+  stats->average_length = rows > 0 ? static_cast<double>(tokens) / static_cast<double>(rows) : 1;
+  const int phrases = api->xPhraseCount(fts);
+  for (int i = 0; i < phrases; ++i) {
+    std::int64_t hits = 0;
+    if ((rc = api->xQueryPhrase(fts, i, &hits, count_row)) != SQLITE_OK) return nullptr;
+    double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
+                          (static_cast<double>(hits) + 0.5));
+    stats->idf.push_back(idf <= 0.0 ? 1e-6 : idf);
+  }
+  auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
+  stats->lengths = (*counts)->view();
+  auto* raw = stats.release();
+  rc = api->xSetAuxdata(fts, raw, [](void* p) { delete static_cast<QueryStatistics*>(p); });
+  return rc == SQLITE_OK ? raw : nullptr;  // (FTS5 deletes it when setting fails)
+}
+
+void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int,
+               sqlite3_value**) {
+  constexpr double k1 = 1.2, b = 0.75;
+  int rc = SQLITE_OK;
+  const QueryStatistics* stats = statistics(api, fts, rc);
+  if (!stats) {
+    sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+    return;
+  }
+  double length = stats->lengths.get(api->xRowid(fts));
+  if (length == 0) {  // not known: ask FTS5, as bm25() always does
+    int tokens = 0;
+    if ((rc = api->xColumnSize(fts, -1, &tokens)) != SQLITE_OK) {
+      sqlite3_result_error_code(result, rc);
+      return;
+    }
+    length = tokens;
+  }
+  const double norm = k1 * (1 - b + b * length / stats->average_length);
+  double score = 0;
+  for (std::size_t i = 0; i < stats->idf.size(); ++i) {
+    Fts5PhraseIter it;
+    int column = 0, offset = 0;
+    double frequency = 0;
+    api->xPhraseFirst(fts, static_cast<int>(i), &it, &column, &offset);
+    for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
+      frequency += 1;
+    score += stats->idf[i] * (frequency * (k1 + 1) / (frequency + norm));
+  }
+  sqlite3_result_double(result, -score);
+}
+
+}  // namespace
+
+TokenCounts::View TokenCounts::view() const {
+  View view;
+  std::lock_guard lock(mutex_);
+  view.blocks_ = blocks_;
+  return view;
+}
+
+void TokenCounts::set(std::int64_t label, std::uint32_t tokens) {
+  if (label < 0) return;
+  const auto block = static_cast<std::size_t>(label) / block_size;
+  std::shared_ptr<const Blocks> current;
+  {
+    std::lock_guard lock(mutex_);
+    current = blocks_;
+  }
+  if (!current || block >= current->size() || !(*current)[block]) {
+    if (tokens == 0) return;  // forgetting what was never known
+    auto grown = current ? std::make_shared<Blocks>(*current) : std::make_shared<Blocks>();
+    if (grown->size() <= block) grown->resize(block + 1);
+    (*grown)[block] = std::make_shared<Block>();
+    std::lock_guard lock(mutex_);
+    blocks_ = grown;
+    current = std::move(grown);
+  }
+  (*(*current)[block])[static_cast<std::size_t>(label) % block_size].store(
+      tokens, std::memory_order_relaxed);
+}
+
+void TokenCounts::load(Connection& connection) {
+  auto blocks = std::make_shared<Blocks>();
+  auto rows = connection.prepare("SELECT id, sz FROM documents_fts_docsize");
+  while (rows.step()) {
+    const std::int64_t label = rows.int64(0);
+    auto tokens = first_varint(rows.blob(1));
+    if (label < 0 || !tokens) continue;  // left to FTS5 to answer
+    const auto block = static_cast<std::size_t>(label) / block_size;
+    if (blocks->size() <= block) blocks->resize(block + 1);
+    if (!(*blocks)[block]) (*blocks)[block] = std::make_shared<Block>();
+    (*(*blocks)[block])[static_cast<std::size_t>(label) % block_size].store(
+        *tokens, std::memory_order_relaxed);
+  }
+  std::lock_guard lock(mutex_);
+  blocks_ = std::move(blocks);
+}
+
+std::size_t TokenCounts::memory_bytes() const {
+  std::lock_guard lock(mutex_);
+  if (!blocks_) return 0;
+  std::size_t bytes = blocks_->capacity() * sizeof(Blocks::value_type);
+  for (const auto& block : *blocks_)
+    bytes += block ? sizeof(Block) : 0;
+  return bytes;
+}
+
+std::optional<std::uint32_t> stored_token_count(Connection& connection, std::int64_t label) {
+  auto row = connection.prepare("SELECT sz FROM documents_fts_docsize WHERE id = ?1");
+  if (!row.bind(1, label).step()) return std::nullopt;
+  return first_varint(row.blob(0));
+}
+
+void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts> counts) {
+  fts5_api* api = connection.fts5();
+  if (!api) throw Error(Errc::internal, "knowledge base: SQLite has no FTS5");
+  auto* user_data = new std::shared_ptr<const TokenCounts>(std::move(counts));
+  int rc = api->xCreateFunction(api, "keel_bm25", user_data, keel_bm25, [](void* p) {
+    delete static_cast<std::shared_ptr<const TokenCounts>*>(p);
+  });
+  if (rc != SQLITE_OK) {
+    delete user_data;
+    connection.fail(rc, "registering keel_bm25");
+  }
+}
+
+}  // namespace keel::knowledge
