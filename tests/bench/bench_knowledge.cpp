@@ -8,6 +8,9 @@
 //     alone + FTS5 inserts alone); hybrid, vector and keyword query latency; vector recall@10
 //     against exact search; size on disk; time to open with a current index file.
 //   build/bin/bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]
+//                             [--keep DIR]
+//   --keep DIR keeps the speed set's base in DIR and, when it is already there, reuses it and
+//   skips the ingest measurements: for profiling the queries again and again.
 #include <sys/stat.h>
 
 #include <cmath>
@@ -25,6 +28,8 @@
 #include "keel/executor.hpp"
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
+#include "knowledge/fts_query.hpp"
+#include "knowledge/ranking.hpp"
 #include "knowledge/schema.hpp"
 #include "knowledge/sqlite.hpp"
 #include "vector/dot.hpp"
@@ -179,24 +184,11 @@ std::uint64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
-  std::mt19937_64 rng(42);
-  std::vector<float> centroids;
-  constexpr std::size_t clusters = 1000;
-  std::printf(
-      "speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n,
-      dimension, threads, std::string(vector::dot_implementation()).c_str());
-  auto corpus = make_corpus(n, centroids, clusters, rng);
+void measure_ingest(const Corpus& corpus, const KnowledgeOptions& options,
+                    const std::string& dir, const std::string& path) {
+  const std::size_t n = corpus.texts.size();
   const std::size_t batch = 1000;
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-
-  KnowledgeOptions options;
-  options.dimension = dimension;
-  options.index_threads = threads;
-
+  const unsigned threads = options.index_threads;
   // Raw cost 1: the HNSW adds alone, with the same parameters and threads.
   double hnsw_seconds = 0;
   {
@@ -217,8 +209,8 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
   // Raw cost 2: FTS5 inserts alone, same tokenizer, WAL, one transaction per batch.
   double fts_seconds = 0;
   {
-    const std::string path = dir + "/fts-only.db";
-    knowledge::Connection db(path, false);
+    const std::string fts_path = dir + "/fts-only.db";
+    knowledge::Connection db(fts_path, false);
     knowledge::configure_connection(db, true, "normal");
     db.exec(
         "CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')");
@@ -234,7 +226,6 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     fts_seconds = micros(Clock::now() - start) / 1e6;
   }
 
-  const std::string path = dir + "/kb.db";
   double ingest_seconds = 0;
   {
     auto kb = KnowledgeBase::open(path, options);
@@ -268,6 +259,34 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
               static_cast<double>(file_size(path) + file_size(path + "-wal")) / 1048576.0,
               static_cast<double>(file_size(path + ".hnsw")) / 1048576.0);
 
+}
+
+void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
+               const std::string& keep) {
+  std::mt19937_64 rng(42);
+  std::vector<float> centroids;
+  constexpr std::size_t clusters = 1000;
+  std::printf(
+      "speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n,
+      dimension, threads, std::string(vector::dot_implementation()).c_str());
+  auto corpus = make_corpus(n, centroids, clusters, rng);
+  const std::string dir = keep.empty()
+                              ? (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string()
+                              : keep;
+  const std::string path = dir + "/kb.db";
+  const bool reuse = !keep.empty() && std::filesystem::exists(path);
+
+  KnowledgeOptions options;
+  options.dimension = dimension;
+  options.index_threads = threads;
+  if (reuse) {
+    std::printf("  reusing %s: ingest not measured\n", path.c_str());
+  } else {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    measure_ingest(corpus, options, dir, path);
+  }
+
   std::vector<double> load_ms;
   for (int i = 0; i < 3; ++i) {
     auto start = Clock::now();
@@ -291,6 +310,10 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
   std::printf("  open with a current index file: median %.1f ms\n", percentile(open_ms, 50));
 
   auto kb = KnowledgeBase::open(path, options);
+  if (kb.count() != n) {
+    throw Error(Errc::invalid_argument, path + " holds " + std::to_string(kb.count()) +
+                                            " documents, not " + std::to_string(n));
+  }
   std::uniform_int_distribution<std::size_t> pick(0, n - 1);
   std::vector<std::vector<float>> query_vectors(query_count, std::vector<float>(dimension));
   std::vector<std::string> query_texts(query_count);
@@ -299,8 +322,42 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
     const auto& words = corpus.words[pick(rng)];
     query_texts[q] = words[0] + " " + words[1] + " " + words[2];
   }
+  {
+    // The keyword ranking alone, keel_bm25 against FTS5's bm25() (the same scores) on one
+    // connection: they take turns query by query and only the first of each pair is timed.
+    knowledge::Connection db(path, true);
+    knowledge::configure_connection(db, false, "normal");
+    auto counts = std::make_shared<knowledge::TokenCounts>();
+    counts->load(db);
+    knowledge::register_ranking(db, counts);
+    std::vector<double> ours, theirs;
+    for (std::size_t q = 0; q < query_count; ++q) {
+      const auto match = knowledge::build_match_expression(
+          knowledge::keyword_terms(query_texts[q]), SearchQuery::KeywordMode::any, false);
+      auto run = [&](const char* function) {
+        auto start = Clock::now();
+        auto rows = db.prepare(std::string("SELECT rowid, ") + function +
+                               "(documents_fts) AS score FROM documents_fts WHERE documents_fts "
+                               "MATCH ?1 ORDER BY score LIMIT 50");
+        rows.bind_text(1, match);
+        while (rows.step()) {
+        }
+        return micros(Clock::now() - start);
+      };
+      const bool keel_first = q % 2 == 0;
+      (keel_first ? ours : theirs).push_back(run(keel_first ? "keel_bm25" : "bm25"));
+      (void)run(keel_first ? "bm25" : "keel_bm25");
+    }
+    std::printf(
+        "  keyword ranking alone (top 50): keel_bm25 p50 %.0f us, FTS5 bm25() p50 %.0f us "
+        "(%.1fx); document lengths in memory: %.1f KiB\n",
+        percentile(ours, 50), percentile(theirs, 50),
+        percentile(theirs, 50) / percentile(ours, 50),
+        static_cast<double>(counts->memory_bytes()) / 1024.0);
+  }
   auto time_queries = [&](const char* name, bool keyword, bool vector, Json filter = nullptr) {
     std::vector<double> us;
+    std::map<std::string, std::vector<double>> stages;
     for (std::size_t q = 0; q < query_count; ++q) {
       SearchQuery query;
       query.k = 10;
@@ -312,8 +369,19 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
       auto start = Clock::now();
       auto result = kb.search(query);
       us.push_back(micros(Clock::now() - start));
+      double total = result.timings_us["total"].get<double>(), rest = total;
+      for (const char* stage : {"keyword", "vector"}) {
+        double t = result.timings_us.value(stage, 0.0);
+        stages[stage].push_back(t);
+        rest -= t;
+      }
+      stages["fusion, hits, snippets"].push_back(rest);
     }
     report(name, us);
+    std::printf("    p50 by stage:");
+    for (const char* stage : {"keyword", "vector", "fusion, hits, snippets"})
+      std::printf("  %s %.0f us", stage, percentile(stages[stage], 50));
+    std::printf("\n");
   };
   time_queries("  hybrid query (k=10)", true, true);
   time_queries("  vector query (k=10)", false, true);
@@ -350,7 +418,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads) {
               found / static_cast<double>(recall_queries * 10), recall_queries,
               options.hnsw.ef_search);
   kb.close();
-  std::filesystem::remove_all(dir);
+  if (keep.empty()) std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -359,6 +427,7 @@ int main(int argc, char** argv) {
   std::size_t docs = 100000, queries = 500;
   unsigned threads = 1;  // the library's default index_threads
   bool quality = true, speed = true;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--docs" && i + 1 < argc) {
@@ -367,6 +436,8 @@ int main(int argc, char** argv) {
       queries = std::stoul(argv[++i]);
     } else if (arg == "--threads" && i + 1 < argc) {
       threads = static_cast<unsigned>(std::stoul(argv[++i]));
+    } else if (arg == "--keep" && i + 1 < argc) {
+      keep = argv[++i];
     } else if (arg == "--no-quality") {
       quality = false;
     } else if (arg == "--no-speed") {
@@ -374,13 +445,13 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] "
-                   "[--no-speed]\n");
+                   "[--no-speed] [--keep DIR]\n");
       return 2;
     }
   }
   try {
     if (quality) run_quality();
-    if (speed) run_speed(docs, queries, threads);
+    if (speed) run_speed(docs, queries, threads, keep);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_knowledge: %s\n", e.what());
     return 1;
