@@ -347,6 +347,28 @@ TEST_CASE("an updated document is found by its new text and vector only") {
   }
 }
 
+TEST_CASE("every document of a base takes new vectors again and again") {
+  // Re-adding labels walks hnswlib's update path, which copies each level's link list of the
+  // node — empty for a node alone on the top levels (a memcpy of nothing from a null pointer,
+  // which stopped the sanitizer builds). M = 2 makes many levels with few nodes on each.
+  auto options = small_options();
+  options.hnsw.m = 2;
+  auto kb = KnowledgeBase::open(":memory:", options);
+  for (std::uint64_t round = 0; round < 3; ++round) {
+    std::vector<Document> documents;
+    for (std::uint64_t i = 0; i < 60; ++i) {
+      documents.push_back(make_document("d" + std::to_string(i), "words " + std::to_string(i),
+                                        {}, random_vector(16, round * 1000 + i)));
+    }
+    kb.upsert(documents);
+    auto near = kb.search(vector_only(random_vector(16, round * 1000 + 7), 1));
+    REQUIRE(near.hits.size() == 1);
+    CHECK(near.hits[0].id == "d7");
+    CHECK(near.hits[0].vector->score == doctest::Approx(1.0).epsilon(1e-5));
+  }
+  CHECK(kb.count() == 60);
+}
+
 TEST_CASE("heavy deletion compacts the vector index and recall stays whole") {
   auto options = small_options();
   options.compaction_min_deleted = 50;
