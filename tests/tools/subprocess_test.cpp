@@ -12,6 +12,7 @@
 #include <future>
 #include <thread>
 
+#include "keel/json.hpp"
 #include "tools/subprocess.hpp"
 
 using namespace keel;
@@ -220,4 +221,26 @@ TEST_CASE("many programs run at once on two threads") {
   }
   // Forty 200 ms programs in parallel: far less than their 8 s in sequence.
   CHECK(std::chrono::steady_clock::now() - start < 4s);
+}
+
+TEST_CASE("the example skill speaks the protocol: a result, or a failure with its reason") {
+  const std::string skill = std::string(KEEL_SOURCE_DIR) + "/examples/skills/lookup_order.py";
+  auto found = run(command({"python3", skill}),
+                   R"({"tool": "lookup_order", "arguments": {"order_id": "A-1001"}, "call_id": "c1"})");
+  REQUIRE(found.ok());
+  REQUIRE(found.value().succeeded());
+  auto order = Json::parse(found.value().output);
+  CHECK(order["status"] == "shipped");
+  CHECK(order["order_id"] == "A-1001");
+
+  auto missing = run(command({"python3", skill}),
+                     R"({"tool": "lookup_order", "arguments": {"order_id": "Z-9"}, "call_id": "c2"})");
+  REQUIRE(missing.ok());
+  CHECK(missing.value().exit_code == 1);
+  CHECK(missing.value().failure().find("no order 'Z-9'") != std::string::npos);
+
+  auto garbage = run(command({"python3", skill}), "not json");
+  REQUIRE(garbage.ok());
+  CHECK(garbage.value().exit_code == 2);
+  CHECK(garbage.value().failure().find("bad request") != std::string::npos);
 }
