@@ -7,3 +7,4 @@
 #include "keel/llm.hpp"
 #include "keel/resilience.hpp"
 #include "keel/router.hpp"
+#include "keel/tools.hpp"
