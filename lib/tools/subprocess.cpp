@@ -172,7 +172,15 @@ class Run : public std::enable_shared_from_this<Run> {
     auto self = shared_from_this();
     timer_.expires_after(spec_.timeout);
     timer_.async_wait([self](const asio::error_code& error) {
-      if (error || self->exited_) return;
+      if (error) return;
+      if (self->exited_) {
+        // It exited in time, but something it started outside its group (setsid) still
+        // holds its stdout or stderr: stop waiting for those.
+        asio::error_code ignored;
+        self->stdout_.close(ignored);
+        self->stderr_.close(ignored);
+        return;
+      }
       self->result_.timed_out = true;
       self->kill_group();
     });
@@ -298,7 +306,6 @@ class Run : public std::enable_shared_from_this<Run> {
       }
     }
     asio::error_code ignored;
-    timer_.cancel();
     exit_.close(ignored);
     maybe_finish();
   }
@@ -310,6 +317,7 @@ class Run : public std::enable_shared_from_this<Run> {
   void maybe_finish() {
     if (finished_ || !exited_ || !output_done_ || !errors_done_) return;
     finished_ = true;
+    timer_.cancel();
     cancel_registration_.reset();
     result_.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
     auto done = std::move(done_);

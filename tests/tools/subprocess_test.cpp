@@ -129,6 +129,20 @@ TEST_CASE("what a program leaves running when it exits is killed, so the run end
   CHECK(std::chrono::steady_clock::now() - start < 5s);
 }
 
+TEST_CASE("a descendant outside the group holding stdout delays the run only to the timeout") {
+  // setsid puts the sleeper in a session of its own, out of reach of the group kill; it keeps
+  // the program's stdout open after the program has exited.
+  auto spec = command({"sh", "-c", "setsid sleep 3 & sleep 0.2; echo started"});
+  spec.timeout = 400ms;
+  auto start = std::chrono::steady_clock::now();
+  auto result = run(spec);
+  REQUIRE(result.ok());
+  CHECK(result.value().succeeded());  // it did exit in time, with status 0
+  CHECK_FALSE(result.value().timed_out);
+  CHECK(result.value().output == "started\n");
+  CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+}
+
 TEST_CASE("output past the limit kills the program") {
   auto spec = command({"yes"});
   spec.max_output_bytes = 1000;
