@@ -11,7 +11,7 @@ import ctypes.util
 import os
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Self
 
 from .errors import error_from_code
 
@@ -117,3 +117,35 @@ def encode(text: str) -> bytes:
 
         raise InvalidArgumentError("text contains a NUL character, which C strings cannot carry")
     return text.encode("utf-8", "surrogatepass")
+
+
+class NativeHandle:
+    """The life cycle every wrapper of a C handle shares: ``with`` closes it, so does garbage
+    collection (quietly: a finaliser must not raise), and a call after close() is an
+    InvalidArgumentError. Subclasses set ``_handle`` and define close() and
+    _closed_message()."""
+
+    _handle: Any = None
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _closed_message(self) -> str:
+        return "closed"
+
+    def __enter__(self) -> "Self":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _live(self) -> Any:
+        if not self._handle:
+            raise error_from_code(1, self._closed_message())
+        return self._handle

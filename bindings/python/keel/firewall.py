@@ -159,7 +159,7 @@ def _findings(raw: List[Dict[str, Any]], text: Text, encoded: bytes) -> List[Fin
     return out
 
 
-class Firewall:
+class Firewall(_native.NativeHandle):
     """A firewall built from a configuration (a dict, a JSON string, or None for defaults).
 
     Safe to share between threads. Use as a context manager or call close() to free it early.
@@ -182,19 +182,8 @@ class Firewall:
         if handle:
             lib.keel_firewall_free(handle)
 
-    def __enter__(self) -> "Firewall":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _live(self) -> Any:
-        if not self._handle:
-            raise _native.error_from_code(1, "the firewall is closed")
-        return self._handle
+    def _closed_message(self) -> str:
+        return "the firewall is closed"
 
     def scan(self, text: Text, direction: str = "input") -> Verdict:
         """Full scan: decision, risk, findings (with str offsets) and the redacted text."""

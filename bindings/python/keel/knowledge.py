@@ -368,7 +368,7 @@ def _id(value: str, what: str = "id") -> bytes:
 # ---- The knowledge base -------------------------------------------------------------------------
 
 
-class KnowledgeBase:
+class KnowledgeBase(_native.NativeHandle):
     """A knowledge base at ``path`` (a SQLite file, created when missing, with its index file
     ``<path>.hnsw`` beside it) or in memory (``":memory:"``, the default).
 
@@ -444,22 +444,8 @@ class KnowledgeBase:
                     item.close()
                 self._owned = []
 
-    def __enter__(self) -> "KnowledgeBase":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _live(self) -> Any:
-        if not self._handle:
-            raise _native.error_from_code(1, f"knowledge base {self._path}: closed")
-        return self._handle
+    def _closed_message(self) -> str:
+        return f"knowledge base {self._path}: closed"
 
     # -- documents --
 

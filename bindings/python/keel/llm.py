@@ -512,7 +512,7 @@ def _vector_list(vector: Any) -> List[float]:
 # ---- Models -------------------------------------------------------------------------------------
 
 
-class ChatModel:
+class ChatModel(_native.NativeHandle):
     """A chat model: an OpenAI-compatible or Anthropic provider, a scripted test double
     (``{"provider": "scripted", "responses": [...]}``) or a Python function.
 
@@ -567,19 +567,8 @@ class ChatModel:
             lib.keel_model_free(handle)
         _hosts.pop(getattr(self, "_host_key", 0), None)
 
-    def __enter__(self) -> "ChatModel":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _live(self) -> Any:
-        if not self._handle:
-            raise _native.error_from_code(1, "the model is closed")
-        return self._handle
+    def _closed_message(self) -> str:
+        return "the model is closed"
 
     @staticmethod
     def _request(messages_or_request: Union[str, Dict[str, Any], Sequence[Any]],
@@ -733,7 +722,7 @@ class ChatModel:
 # ---- Embedders ----------------------------------------------------------------------------------
 
 
-class Embedder:
+class Embedder(_native.NativeHandle):
     """Turns text into fixed-dimension float vectors: the built-in hashing embedder (the
     default; no model, no network), an OpenAI-compatible embeddings client, or a Python function.
 
@@ -784,19 +773,8 @@ class Embedder:
             lib.keel_embedder_free(handle)
         _hosts.pop(getattr(self, "_host_key", 0), None)
 
-    def __enter__(self) -> "Embedder":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _live(self) -> Any:
-        if not self._handle:
-            raise _native.error_from_code(1, "the embedder is closed")
-        return self._handle
+    def _closed_message(self) -> str:
+        return "the embedder is closed"
 
     @property
     def dimension(self) -> int:

@@ -391,7 +391,7 @@ def _private_embedder(embedder: EmbedderArg) -> Tuple[Any, Optional[Embedder]]:
 # ---- The router ---------------------------------------------------------------------------------
 
 
-class Router:
+class Router(_native.NativeHandle):
     """A three-tier router built from a routes file (a dict, JSON text, or the path of a JSON
     file) with an optional ``model`` for the llm tier (a ChatModel, a model configuration, or a
     Python function as for ``ChatModel.from_function``) and an optional ``embedder`` (an
@@ -469,22 +469,8 @@ class Router:
             item.close()
         self._owned = []
 
-    def __enter__(self) -> "Router":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def _live(self) -> Any:
-        if not self._handle:
-            raise _native.error_from_code(1, "the router is closed")
-        return self._handle
+    def _closed_message(self) -> str:
+        return "the router is closed"
 
     # -- routing --
 
