@@ -4,6 +4,7 @@
  * reopened with its documents, and the error paths (NULL arguments, bad JSON, bad documents,
  * bad queries, unknown ids). argv[1], when given, is a scratch directory for the file base. */
 #define _POSIX_C_SOURCE 200809L
+#include "expect.h"
 #include "keel.h"
 
 #include <pthread.h>
@@ -11,51 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int failures = 0;
-#define EXPECT(cond)                                                      \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                         \
-    }                                                                     \
-  } while (0)
-
-/* Fails the test (and prints and frees the error) when status is not KEEL_OK. */
-static int ok(keel_status status, keel_error** err, int line) {
-  if (status == KEEL_OK) return 1;
-  fprintf(stderr, "knowledge_test.c:%d: %s: %s\n", line, keel_status_name(status),
-          keel_error_message(*err));
-  keel_error_free(*err);
-  *err = NULL;
-  failures++;
-  return 0;
-}
-static keel_status last_status;
-/* The comma sequences the call before `err` is read. */
-#define OK(expr) (last_status = (expr), ok(last_status, &err, __LINE__))
-
-/* Expects `status` with a message containing `fragment`; frees the error. */
-static void expect_error(keel_status status, keel_error** err, keel_status code,
-                         const char* fragment, int line) {
-  if (status != code) {
-    fprintf(stderr, "knowledge_test.c:%d: expected %s, got %s (%s)\n", line, keel_status_name(code),
-            keel_status_name(status), keel_error_message(*err));
-    failures++;
-  } else if (*err == NULL || strstr(keel_error_message(*err), fragment) == NULL) {
-    fprintf(stderr, "knowledge_test.c:%d: message \"%s\" lacks \"%s\"\n", line,
-            keel_error_message(*err), fragment);
-    failures++;
-  }
-  keel_error_free(*err);
-  *err = NULL;
-}
-#define EXPECT_ERROR(expr, code, fragment)                     \
-  do {                                                         \
-    err = NULL;                                                \
-    last_status = (expr);                                      \
-    expect_error(last_status, &err, code, fragment, __LINE__); \
-  } while (0)
 
 static int contains(const char* text, const char* fragment) {
   return text != NULL && strstr(text, fragment) != NULL;
@@ -78,14 +34,14 @@ static char* search(const keel_kb* kb, const char* query, int line) {
   keel_error* err = NULL;
   char* result = NULL;
   keel_status status = keel_kb_search(kb, query, &result, &err);
-  if (!ok(status, &err, line)) return NULL;
+  if (!expect_ok(status, &err, __FILE__, line)) return NULL;
   return result;
 }
 
 static size_t count_of(const keel_kb* kb, int line) {
   keel_error* err = NULL;
   size_t n = (size_t)-1;
-  if (!ok(keel_kb_count(kb, &n, &err), &err, line)) return (size_t)-1;
+  if (!expect_ok(keel_kb_count(kb, &n, &err), &err, __FILE__, line)) return (size_t)-1;
   return n;
 }
 

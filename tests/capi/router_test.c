@@ -2,21 +2,13 @@
  * add and remove routes, save and load, events, the asynchronous form, and the error paths
  * (bad JSON, bad configuration, NULL arguments). argv[1] is a scratch file path. */
 #define _POSIX_C_SOURCE 200809L
+#include "expect.h"
 #include "keel.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-#define EXPECT(cond)                                                      \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                         \
-    }                                                                     \
-  } while (0)
 
 static const char* ROUTES =
     "{\"exit_threshold\": 0.8,"
@@ -34,42 +26,6 @@ static const char* ROUTES =
     "  {\"name\": \"sales\", \"description\": \"Plans, pricing and upgrades\","
     "   \"utterances\": [\"how much does the premium plan cost\","
     "                    \"I want to upgrade my subscription\"]}]}";
-
-/* Fails the test (and prints and frees the error) when status is not KEEL_OK. */
-static int ok(keel_status status, keel_error** err, int line) {
-  if (status == KEEL_OK) return 1;
-  fprintf(stderr, "router_test.c:%d: %s: %s\n", line, keel_status_name(status),
-          keel_error_message(*err));
-  keel_error_free(*err);
-  *err = NULL;
-  failures++;
-  return 0;
-}
-static keel_status last_status;
-/* The comma sequences the call before `err` is read. */
-#define OK(expr) (last_status = (expr), ok(last_status, &err, __LINE__))
-
-/* Expects `status` with a message containing `fragment`; frees the error. */
-static void expect_error(keel_status status, keel_error** err, keel_status code,
-                         const char* fragment, int line) {
-  if (status != code) {
-    fprintf(stderr, "router_test.c:%d: expected %s, got %s (%s)\n", line, keel_status_name(code),
-            keel_status_name(status), keel_error_message(*err));
-    failures++;
-  } else if (*err == NULL || strstr(keel_error_message(*err), fragment) == NULL) {
-    fprintf(stderr, "router_test.c:%d: message \"%s\" lacks \"%s\"\n", line,
-            keel_error_message(*err), fragment);
-    failures++;
-  }
-  keel_error_free(*err);
-  *err = NULL;
-}
-#define EXPECT_ERROR(expr, code, fragment)                     \
-  do {                                                         \
-    err = NULL;                                                \
-    last_status = (expr);                                      \
-    expect_error(last_status, &err, code, fragment, __LINE__); \
-  } while (0)
 
 static int events = 0;
 static void count_event(const char* event_json, void* user_data) {
@@ -112,7 +68,7 @@ static char* route(const keel_router* router, const char* request, int line) {
   keel_error* err = NULL;
   char* result = NULL;
   keel_status status = keel_router_route(router, request, &result, &err);
-  if (!ok(status, &err, line)) return NULL;
+  if (!expect_ok(status, &err, __FILE__, line)) return NULL;
   return result;
 }
 
