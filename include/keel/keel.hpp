@@ -1,6 +1,7 @@
 // Everything in keel's C++ API.
 #pragma once
 
+#include "keel/agent.hpp"
 #include "keel/core.hpp"
 #include "keel/firewall.hpp"
 #include "keel/knowledge.hpp"
