@@ -1,10 +1,7 @@
 // The firewall's C ABI.
 #include "boundary.hpp"
+#include "handles.hpp"
 #include "keel/firewall.hpp"
-
-struct keel_firewall {
-  keel::Firewall firewall;
-};
 
 namespace {
 
@@ -35,7 +32,7 @@ KEEL_API keel_status keel_firewall_new(const char* config_json, keel_firewall** 
     if (config_json != nullptr && *config_json != '\0') {
       config = keel::parse_json(config_json, "firewall config");
     }
-    *out = new keel_firewall{keel::Firewall(config)};
+    *out = new keel_firewall{std::make_shared<keel::Firewall>(config)};
   });
 }
 
@@ -48,7 +45,7 @@ KEEL_API keel_status keel_firewall_scan(const keel_firewall* firewall, const cha
     keel::capi::require(firewall, "firewall");
     keel::capi::require(verdict_json, "verdict_json");
     *verdict_json = nullptr;
-    auto verdict = firewall->firewall.scan(bytes_arg(text, len), to_direction(direction));
+    auto verdict = firewall->firewall->scan(bytes_arg(text, len), to_direction(direction));
     *verdict_json = keel::capi::copy_out(keel::dump_json(verdict.to_json()));
   });
 }
@@ -59,7 +56,7 @@ KEEL_API keel_status keel_firewall_check(const keel_firewall* firewall, const ch
   return keel::capi::call(err, [&] {
     keel::capi::require(firewall, "firewall");
     keel::capi::require(decision, "decision");
-    auto score = firewall->firewall.check(bytes_arg(text, len), to_direction(direction));
+    auto score = firewall->firewall->check(bytes_arg(text, len), to_direction(direction));
     *decision = static_cast<keel_decision>(score.decision);
     if (risk) *risk = score.risk;
   });
@@ -77,7 +74,7 @@ KEEL_API keel_status keel_firewall_redact(const keel_firewall* firewall, const c
     if (vault_json != nullptr && *vault_json != '\0') {
       vault = keel::Vault::from_json(keel::parse_json(vault_json, "vault"));
     }
-    auto redaction = firewall->firewall.redact(bytes_arg(text, len), vault, to_direction(direction));
+    auto redaction = firewall->firewall->redact(bytes_arg(text, len), vault, to_direction(direction));
     keel::Json out = redaction.to_json();
     out["vault"] = vault.to_json();
     *result_json = keel::capi::copy_out(keel::dump_json(out));
@@ -101,7 +98,7 @@ KEEL_API keel_status keel_firewall_rules(const keel_firewall* firewall, char** r
     keel::capi::require(firewall, "firewall");
     keel::capi::require(rules_json, "rules_json");
     keel::Json list = keel::Json::array();
-    for (const auto& r : firewall->firewall.rules()) {
+    for (const auto& r : firewall->firewall->rules()) {
       list.push_back({{"id", r.id}, {"category", r.category}, {"severity", r.severity},
                       {"view", r.view}, {"direction", r.direction}, {"lang", r.lang},
                       {"description", r.description}});
@@ -116,10 +113,10 @@ KEEL_API keel_status keel_firewall_set_event_callback(keel_firewall* firewall,
   return keel::capi::call(err, [&] {
     keel::capi::require(firewall, "firewall");
     if (callback == nullptr) {
-      firewall->firewall.set_event_sink(nullptr);
+      firewall->firewall->set_event_sink(nullptr);
       return;
     }
-    firewall->firewall.set_event_sink([callback, user_data](const keel::Json& event) {
+    firewall->firewall->set_event_sink([callback, user_data](const keel::Json& event) {
       std::string text = keel::dump_json(event);
       callback(text.c_str(), user_data);
     });

@@ -3,14 +3,9 @@
 #include <mutex>
 
 #include "boundary.hpp"
+#include "handles.hpp"
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
-
-// Defined by llm.cpp; this definition must stay token-for-token identical to that one (the
-// one-definition rule allows a class defined the same way in several translation units).
-struct keel_embedder {
-  std::shared_ptr<keel::Embedder> embedder;
-};
 
 namespace {
 

@@ -3,24 +3,8 @@
 #include <future>
 
 #include "boundary.hpp"
+#include "handles.hpp"
 #include "keel/llm.hpp"
-
-struct keel_model {
-  std::shared_ptr<keel::ChatModel> model;
-};
-
-struct keel_embedder {
-  std::shared_ptr<keel::Embedder> embedder;
-};
-
-struct keel_reply {
-  std::optional<std::string> json;
-  std::optional<std::pair<keel_status, std::string>> error;
-};
-
-struct keel_call {
-  keel::CancellationSource cancel;
-};
 
 namespace {
 
@@ -45,15 +29,7 @@ template <class Fn>
 Json call_host(Fn&& fn, const std::string& input, void* user_data, const char* what) {
   keel_reply reply;
   int rc = fn(input.c_str(), &reply, user_data);
-  if (reply.error) {
-    Errc code = reply.error->first >= 1 && reply.error->first <= 12
-                    ? static_cast<Errc>(reply.error->first)
-                    : Errc::provider;
-    throw Error(code, reply.error->second);
-  }
-  if (rc != 0) throw Error(Errc::provider, std::string(what) + " callback failed (returned " + std::to_string(rc) + ")");
-  if (!reply.json) throw Error(Errc::provider, std::string(what) + " callback gave no answer");
-  return keel::parse_json(*reply.json, std::string(what) + " callback answer");
+  return keel::capi::reply_value(reply, rc, what, Errc::provider);
 }
 
 keel::CallOptions call_options(const char* options_json) {

@@ -3,22 +3,8 @@
 #include <mutex>
 
 #include "boundary.hpp"
+#include "handles.hpp"
 #include "keel/router.hpp"
-
-// The model, embedder and call handles are defined by llm.cpp; these definitions must stay
-// token-for-token identical to those (the one-definition rule allows a class defined the same
-// way in several translation units).
-struct keel_model {
-  std::shared_ptr<keel::ChatModel> model;
-};
-
-struct keel_embedder {
-  std::shared_ptr<keel::Embedder> embedder;
-};
-
-struct keel_call {
-  keel::CancellationSource cancel;
-};
 
 namespace {
 

@@ -511,6 +511,102 @@ KEEL_API keel_status keel_kb_set_event_callback(keel_kb* kb, keel_event_fn callb
 KEEL_API keel_status keel_chunk_text(const char* text, size_t len, const char* options_json,
                                      char** chunks_json, keel_error** err);
 
+/* ---- Tools and agents -----------------------------------------------------------------------
+ * A toolset holds the tools an agent may call: host callbacks and subprocess skills (a program
+ * started without a shell that reads {"tool", "arguments", "call_id"} as JSON on stdin and
+ * writes one JSON value on stdout). A tool's spec is {"name", "description", "parameters": {JSON
+ * Schema}, "idempotent"?}; a skill's entry adds the keys of the tools file: {"command": [argv],
+ * "timeout_ms", "working_directory", "env_allow", "env", "max_output_bytes"}. Arguments are
+ * checked against the schema before any handler runs. A toolset's add and remove may run
+ * alongside calls; an agent copies the toolset when it is created (later changes do not reach
+ * it).
+ *
+ * An agent is stateless: its configuration, a model and a toolset, then each run takes a
+ * conversation and returns everything that happened. Configuration JSON (every key optional):
+ *   {"system_prompt": "...", "max_turns": 10, "parallel_tool_calls": true,
+ *    "max_parallel_tools": 8, "token_budget": 0 (none), "timeout_ms": 0 (none),
+ *    "temperature": 0.2, "max_tokens": 1024, "tool_choice": "auto",
+ *    "max_tool_result_bytes": 65536,
+ *    "firewall": {firewall configuration} (used when no firewall handle is given),
+ *    "screen": {"input": "block", "tool_results": "block", "output": "block"}}
+ * Screening actions: "off", "flag" (findings recorded), "redact" (PII and secrets replaced by
+ * placeholders the run restores in tool arguments and in the output), "block" (input: the run
+ * stops with stop_reason "blocked"; a tool result: withheld from the model, which is told why;
+ * output: withheld, stop_reason "blocked"), or a list such as ["redact", "block"].
+ * A run's input is a JSON string (the user's task), an array of messages, or {"messages":
+ * [...]}; its options may be NULL or {"timeout_ms": N}. The result is
+ *   {"output": "...", "stop_reason": "final" | "max_turns" | "budget" | "blocked" | "cancelled" |
+ *    "error", "error"?: {"code", "message"}, "messages": [...the whole transcript...],
+ *    "tool_calls": [{"id", "name", "arguments", "turn", "status": "ok" | "error" |
+ *    "unknown_tool" | "invalid_arguments" | "timeout" | "cancelled" | "blocked" | "not_run",
+ *    "result"?, "error"?, "duration_us"}], "usage": {"input_tokens", "output_tokens"},
+ *    "turns": 3, "screenings": [{"stage": "input" | "tool_result" | "output", "decision",
+ *    "risk", "action", "categories": [...], "call_id"?}] (verdicts that found something),
+ *    "duration_us"}.
+ * A run that happened returns KEEL_OK whatever its stop_reason (a model failure is
+ * stop_reason "error" with the transcript so far); error statuses are for bad arguments. */
+typedef struct keel_toolset keel_toolset;
+typedef struct keel_agent keel_agent;
+
+/* A host tool: receives the validated arguments JSON and a context {"call_id", "tool",
+ * "timeout_ms"? (time left before the caller stops waiting)}; answers with keel_reply_set (any
+ * JSON value) or keel_reply_error, and returns 0 (non-zero without a reply is a failure). Runs
+ * on one of keel's threads; several may run at once. */
+typedef int (*keel_tool_fn)(const char* arguments_json, const char* context_json,
+                            keel_reply* reply, void* user_data);
+
+/* Creates a toolset: `tools_json` may be NULL (empty) or a tools file's JSON {"tools": [...]}.
+ * KEEL_INVALID_CONFIG names the JSON path of a mistake. */
+KEEL_API keel_status keel_toolset_new(const char* tools_json, keel_toolset** out,
+                                      keel_error** err);
+/* Creates a toolset from a tools file (KEEL_IO names the path when it cannot be read). */
+KEEL_API keel_status keel_toolset_load(const char* path, keel_toolset** out, keel_error** err);
+/* Frees a toolset. Accepts NULL. Agents created from it keep their own copy. */
+KEEL_API void keel_toolset_free(keel_toolset* tools);
+/* Adds a tool. With `fn`, `spec_json` is {"name", "description", "parameters", "idempotent"?}
+ * and `fn` its handler (`user_data` must outlive the toolset and every agent made from it);
+ * with `fn` NULL, `spec_json` is a skill's entry of the tools file. KEEL_INVALID_ARGUMENT when a
+ * tool of that name exists. */
+KEEL_API keel_status keel_toolset_add(keel_toolset* tools, const char* spec_json, keel_tool_fn fn,
+                                      void* user_data, keel_error** err);
+/* Removes a tool; KEEL_NOT_FOUND when there is none of that name. */
+KEEL_API keel_status keel_toolset_remove(keel_toolset* tools, const char* name, keel_error** err);
+/* *specs_json receives a JSON array of {"name", "description", "parameters"} (caller frees). */
+KEEL_API keel_status keel_toolset_specs(const keel_toolset* tools, char** specs_json,
+                                        keel_error** err);
+/* Calls one tool (blocking): `options_json` may be NULL or {"timeout_ms": N}. *result_json
+ * receives its JSON value (caller frees). KEEL_NOT_FOUND for an unknown tool,
+ * KEEL_INVALID_ARGUMENT listing schema violations, KEEL_TOOL for a failure (a skill's stderr
+ * tail), KEEL_TIMEOUT. Must not be called from inside a keel callback. */
+KEEL_API keel_status keel_toolset_call(const keel_toolset* tools, const char* name,
+                                       const char* arguments_json, const char* options_json,
+                                       char** result_json, keel_error** err);
+
+/* Creates an agent. `model` is required; `tools` and `firewall` may be NULL (then the
+ * configuration's "firewall", if any, builds one). The agent takes its own references: the
+ * handles may be freed afterwards. KEEL_INVALID_CONFIG names the JSON path. */
+KEEL_API keel_status keel_agent_new(const char* config_json, keel_model* model,
+                                    const keel_toolset* tools, const keel_firewall* firewall,
+                                    keel_agent** out, keel_error** err);
+/* Frees an agent. Accepts NULL. Runs in flight finish first (their callbacks still run). */
+KEEL_API void keel_agent_free(keel_agent* agent);
+/* Runs the agent (blocking). *result_json receives the result JSON (caller frees). Must not be
+ * called from inside a keel callback. */
+KEEL_API keel_status keel_agent_run(const keel_agent* agent, const char* input_json,
+                                    const char* options_json, char** result_json,
+                                    keel_error** err);
+/* Starts a run; `done` runs exactly once on a keel thread with KEEL_OK and the result JSON.
+ * *call (when not NULL) receives a handle: keel_call_cancel stops the run (stop_reason
+ * "cancelled", running tools cancelled, late results ignored); free it with keel_call_free. */
+KEEL_API keel_status keel_agent_run_async(const keel_agent* agent, const char* input_json,
+                                          const char* options_json, keel_done_fn done,
+                                          void* user_data, keel_call** call, keel_error** err);
+/* Receives "agent.run", "agent.model_call", "agent.tool_call" and "agent.screen" events (never
+ * message text); NULL removes it. When this returns, the previous callback is no longer running.
+ * Must not be called from inside the callback. */
+KEEL_API keel_status keel_agent_set_event_callback(keel_agent* agent, keel_event_fn callback,
+                                                   void* user_data, keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif
