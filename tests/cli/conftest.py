@@ -1,6 +1,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,24 @@ def cli():
     if not path:
         pytest.skip("KEEL_CLI is not set (run through ctest)")
     return Cli(path)
+
+
+@pytest.fixture
+def endpoint(tmp_path):
+    """Starts keel_test_endpoint (a test double) with a script; gives its base URL."""
+    binary = Path(os.environ["KEEL_CLI"]).parent / "keel_test_endpoint"
+    if not binary.exists():
+        pytest.skip("keel_test_endpoint is not built")
+    procs = []
+
+    def start(replies):
+        script = tmp_path / "script.json"
+        script.write_text(json.dumps({"replies": replies}))
+        proc = subprocess.Popen([str(binary), script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        return json.loads(proc.stdout.readline())["base_url"]
+
+    yield start
+    for proc in procs:
+        proc.stdin.close()
+        proc.wait(timeout=10)

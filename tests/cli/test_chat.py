@@ -1,11 +1,6 @@
 """keel chat: one model call, text or --json, against scripted models and the test endpoint."""
 
 import json
-import os
-import subprocess
-from pathlib import Path
-
-import pytest
 
 
 def write(tmp_path, name, value):
@@ -41,25 +36,6 @@ def test_chat_bad_model_file_is_exit_2_with_the_path(cli, tmp_path):
     result = cli.run("chat", "--model", model, "hi")
     assert result.returncode == 2
     assert result.stderr.strip() == "keel: model: required"
-
-
-@pytest.fixture
-def endpoint(tmp_path):
-    binary = Path(os.environ["KEEL_CLI"]).parent / "keel_test_endpoint"
-    if not binary.exists():
-        pytest.skip("keel_test_endpoint is not built")
-    procs = []
-
-    def start(replies):
-        script = write(tmp_path, "script.json", {"replies": replies})
-        proc = subprocess.Popen([str(binary), script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        procs.append(proc)
-        return json.loads(proc.stdout.readline())["base_url"]
-
-    yield start
-    for proc in procs:
-        proc.stdin.close()
-        proc.wait(timeout=10)
 
 
 def test_chat_against_an_openai_endpoint_with_a_retry(cli, tmp_path, endpoint):
