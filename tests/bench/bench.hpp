@@ -1,10 +1,15 @@
 // Small helpers shared by the benchmark programs: timing samples and percentiles.
 #pragma once
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,5 +66,73 @@ inline long rss_kib() {
   }
   return 0;
 }
+
+/// Threads of this process now (/proc/self/status), 0 when unknown.
+inline int threads_now() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return 0;
+}
+
+/// Raises this process's open-file limit to its hard maximum (a thousand sockets each way).
+inline void raise_file_limit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+/// The keel_test_endpoint test double in its own process (so its memory and threads are not
+/// counted as ours), serving `script_json` (its script format) until destroyed.
+class EndpointProcess {
+ public:
+  explicit EndpointProcess(const std::string& script_json) {
+    script_path_ = "/tmp/keel_bench_endpoint_" + std::to_string(::getpid()) + ".json";
+    std::ofstream(script_path_) << script_json;
+    std::string program = std::string(KEEL_BINARY_DIR) + "/bin/keel_test_endpoint";
+    int to_child[2], from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      ::execl(program.c_str(), program.c_str(), script_path_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    stdin_ = to_child[1];  // the endpoint exits when its stdin closes
+    out_ = ::fdopen(from_child[0], "r");
+    char line[256] = {0};
+    if (out_ == nullptr || std::fgets(line, sizeof line, out_) == nullptr) {
+      throw std::runtime_error("could not start " + program);
+    }
+    std::string text = line;
+    auto at = text.find("http://");
+    base_url_ = text.substr(at, text.find('"', at) - at);
+  }
+  ~EndpointProcess() {
+    ::close(stdin_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    if (out_) std::fclose(out_);
+    std::remove(script_path_.c_str());
+  }
+  EndpointProcess(const EndpointProcess&) = delete;
+  EndpointProcess& operator=(const EndpointProcess&) = delete;
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  std::string script_path_;
+  std::string base_url_;
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  FILE* out_ = nullptr;
+};
 
 }  // namespace keel::bench

@@ -22,15 +22,6 @@ using namespace keel::bench;
 
 namespace {
 
-int threads_now() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return 0;
-}
-
 ChatRequest typical_request() {
   ChatRequest r;
   r.messages.push_back(Message::system("You are a support assistant for Acme. Answer briefly and cite the order id."));
@@ -88,40 +79,11 @@ void overhead() {
 }
 
 void concurrency(int count, int delay_ms) {
-  // A thousand sockets each way: raise this process's descriptor limit to its hard maximum.
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
-
-  std::string script_path = "/tmp/keel_bench_llm_script.json";
-  {
-    Json reply = Json::parse(response_2kb());
-    Json script = {{"replies", {{{"json", reply}, {"delay_ms", delay_ms}, {"repeat", true}}}}};
-    std::ofstream(script_path) << script.dump();
-  }
-  std::string command = std::string(KEEL_BINARY_DIR) + "/bin/keel_test_endpoint " + script_path;
-  // The endpoint exits when its stdin closes, so keep a pipe to it open for the run.
-  int to_child[2], from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0) return;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(to_child[0], 0);
-    dup2(from_child[1], 1);
-    close(to_child[1]);
-    close(from_child[0]);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(to_child[0]);
-  close(from_child[1]);
-  char line[256] = {0};
-  FILE* out = fdopen(from_child[0], "r");
-  if (!out || !std::fgets(line, sizeof line, out)) {
-    std::printf("could not start %s\n", command.c_str());
-    return;
-  }
-  std::string base_url = Json::parse(line)["base_url"].get<std::string>();
+  raise_file_limit();
+  Json reply = Json::parse(response_2kb());
+  EndpointProcess endpoint(
+      Json{{"replies", {{{"json", reply}, {"delay_ms", delay_ms}, {"repeat", true}}}}}.dump());
+  std::string base_url = endpoint.base_url();
 
   auto model = make_chat_model({{"provider", "openai"}, {"base_url", base_url}, {"model", "m"},
                                 {"timeout_ms", 30000}, {"retry", {{"max_attempts", 1}}}});
@@ -149,9 +111,6 @@ void concurrency(int count, int delay_ms) {
   std::printf("  threads in this process: %d at most (goal <= 4; executor threads: %u)\n",
               max_threads.load(), Executor::shared().threads());
   std::printf("  peak resident memory %.1f MiB\n", peak_rss_kib() / 1024.0);
-  close(to_child[1]);  // the endpoint exits
-  int status = 0;
-  waitpid(pid, &status, 0);
 }
 
 }  // namespace
