@@ -51,6 +51,12 @@ def test_demo_runs_offline_and_reports_timings(cli):
     assert searches["vector"][0] == "late-delivery"
     assert searches["graph"][:2] == ["lost-parcel", "refund-policy"]
     assert searches["hybrid"][0] in ("late-delivery", "lost-parcel")
+    # The agent tour runs two tools at once; the firewall withholds the injected page.
+    agent = report["agent"]
+    assert agent["stop_reason"] == "final" and agent["turns"] == 2
+    assert [(c["name"], c["status"]) for c in agent["tool_calls"]] == [
+        ("lookup_order", "ok"), ("fetch_page", "blocked")]
     text = cli.run("demo")
     assert text.returncode == 0
     assert "keel" in text.stdout
+    assert "scripted test double" in text.stdout.split("agent (")[1]
