@@ -525,6 +525,7 @@ KEEL_API keel_status keel_chunk_text(const char* text, size_t len, const char* o
  * conversation and returns everything that happened. Configuration JSON (every key optional):
  *   {"system_prompt": "...", "max_turns": 10, "parallel_tool_calls": true,
  *    "max_parallel_tools": 8, "token_budget": 0 (none), "timeout_ms": 0 (none),
+ *    "tool_timeout_ms": 60000 (one tool call; 0: none),
  *    "temperature": 0.2, "max_tokens": 1024, "tool_choice": "auto",
  *    "max_tool_result_bytes": 65536,
  *    "firewall": {firewall configuration} (used when no firewall handle is given),
@@ -577,7 +578,8 @@ KEEL_API keel_status keel_toolset_specs(const keel_toolset* tools, char** specs_
 /* Calls one tool (blocking): `options_json` may be NULL or {"timeout_ms": N}. *result_json
  * receives its JSON value (caller frees). KEEL_NOT_FOUND for an unknown tool,
  * KEEL_INVALID_ARGUMENT listing schema violations, KEEL_TOOL for a failure (a skill's stderr
- * tail), KEEL_TIMEOUT. Must not be called from inside a keel callback. */
+ * tail), KEEL_TIMEOUT (a host tool still running then is no longer waited for). From inside a
+ * keel callback it is KEEL_INVALID_ARGUMENT (it would wait on keel's own threads). */
 KEEL_API keel_status keel_toolset_call(const keel_toolset* tools, const char* name,
                                        const char* arguments_json, const char* options_json,
                                        char** result_json, keel_error** err);
@@ -588,7 +590,8 @@ KEEL_API keel_status keel_toolset_call(const keel_toolset* tools, const char* na
 KEEL_API keel_status keel_agent_new(const char* config_json, keel_model* model,
                                     const keel_toolset* tools, const keel_firewall* firewall,
                                     keel_agent** out, keel_error** err);
-/* Frees an agent. Accepts NULL. Runs in flight finish first (their callbacks still run). */
+/* Frees an agent. Accepts NULL. Returns at once: runs in flight go on to their end and still
+ * call their `done` and the event callback (clear it first if its user_data goes away). */
 KEEL_API void keel_agent_free(keel_agent* agent);
 /* Runs the agent (blocking). *result_json receives the result JSON (caller frees). Must not be
  * called from inside a keel callback. */

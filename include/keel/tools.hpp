@@ -77,10 +77,14 @@ class KEEL_API Tool {
 
   /// Checks the arguments, then runs the handler. `done` gets the handler's JSON value, or an
   /// Error: invalid_argument listing the violations, tool for a handler's failure (a skill's
-  /// non-zero exit with its stderr tail, output that is not JSON), timeout, cancelled.
+  /// non-zero exit with its stderr tail, output that is not JSON), timeout, cancelled. An
+  /// in-process handler still busy at the context's deadline or cancellation is not waited
+  /// for: `done` gets timeout or cancelled at once, the handler's token is cancelled, and what
+  /// it returns later is dropped (a skill is killed instead).
   void call_async(Json arguments, ToolContext context, Callback<Json> done,
                   Executor& executor = Executor::shared()) const;
-  /// The blocking form. Throws keel::Error. Not from an executor thread of `executor`.
+  /// The blocking form. Throws keel::Error; from one of `executor`'s threads (where it would
+  /// wait on itself) Error(invalid_argument).
   Json call(const Json& arguments, ToolContext context = {},
             Executor& executor = Executor::shared()) const;
 

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -177,6 +178,69 @@ std::vector<std::string> Tool::check(const Json& arguments) const {
   return impl_->schema->violations(arguments);
 }
 
+namespace {
+
+// Stops waiting for an in-process handler at the caller's deadline or cancellation: `done` then
+// gets timeout or cancelled at once, the handler's own token is cancelled, and whatever it
+// returns later is dropped. (Skills are killed by their runner instead.)
+struct Watch {
+  std::mutex mutex;
+  bool finished = false;
+  Callback<Json> done;
+  CancellationSource handler_cancel;
+  Timer timer;
+  CancellationToken::Registration caller;
+};
+
+void complete(const std::shared_ptr<Watch>& watch, Result<Json> result, bool cancel_handler) {
+  Callback<Json> done;
+  Timer timer;
+  CancellationToken::Registration caller;
+  {
+    std::lock_guard lock(watch->mutex);
+    if (watch->finished) return;
+    watch->finished = true;
+    done = std::move(watch->done);
+    timer = watch->timer;
+    caller = std::move(watch->caller);
+  }
+  timer.cancel();
+  if (cancel_handler) watch->handler_cancel.cancel();
+  caller.reset();
+  done(std::move(result));
+}
+
+// Returns the callback to give the handler, and replaces the context's token by the handler's.
+Callback<Json> watched(const std::string& name, ToolContext& context, Callback<Json> done,
+                       Executor& executor) {
+  if (!context.deadline.is_set() && !context.cancel.can_be_cancelled()) return done;
+  auto watch = std::make_shared<Watch>();
+  watch->done = std::move(done);
+  CancellationToken caller_token = context.cancel;
+  context.cancel = watch->handler_cancel.token();
+  // The timer and the registration hold the watch: a handler that drops its callback must not
+  // take the caller's completion with it. complete() releases both.
+  Timer timer;
+  if (context.deadline.is_set()) {
+    timer = executor.at(context.deadline, [watch, name](bool fired) {
+      if (fired) complete(watch, Error(Errc::timeout, name + ": no answer before the deadline"), true);
+    });
+  }
+  auto registration = caller_token.on_cancel([watch, name, &executor] {
+    executor.post([watch, name] { complete(watch, Error(Errc::cancelled, name + ": cancelled"), true); });
+  });
+  std::lock_guard lock(watch->mutex);
+  if (watch->finished) {
+    timer.cancel();
+  } else {
+    watch->timer = timer;
+    watch->caller = std::move(registration);
+  }
+  return [watch](Result<Json> result) { complete(watch, std::move(result), false); };
+}
+
+}  // namespace
+
 void Tool::call_async(Json arguments, ToolContext context, Callback<Json> done,
                       Executor& executor) const {
   auto impl = impl_;
@@ -194,6 +258,7 @@ void Tool::call_async(Json arguments, ToolContext context, Callback<Json> done,
   }
   if (impl->skill) return run_skill(*impl, std::move(arguments), context, std::move(done), executor);
 
+  done = watched(impl->spec.name, context, std::move(done), executor);
   if (impl->function) {
     executor.post([impl, arguments = std::move(arguments), context = std::move(context),
                    done = std::move(done)] {
@@ -230,6 +295,10 @@ void Tool::call_async(Json arguments, ToolContext context, Callback<Json> done,
 }
 
 Json Tool::call(const Json& arguments, ToolContext context, Executor& executor) const {
+  if (executor.running_in_this_thread()) {
+    throw Error(Errc::invalid_argument,
+                "Tool::call() from one of the executor's threads would wait on itself; use call_async()");
+  }
   std::promise<Result<Json>> promise;
   auto future = promise.get_future();
   call_async(arguments, std::move(context),

@@ -115,6 +115,59 @@ TEST_CASE("an asynchronous handler completes once, from its own thread") {
   CHECK(error_of(throws, {{"a", 1}, {"b", 2}}).code() == Errc::tool);
 }
 
+TEST_CASE("a handler still busy at the deadline or a cancellation is not waited for") {
+  std::atomic<bool> saw_cancel{false};
+  std::atomic<int> finished{0};
+  Tool slow(add_spec(), [&](const Json&, const ToolContext& context) {
+    for (int i = 0; i < 200 && !context.cancel.cancelled(); ++i) std::this_thread::sleep_for(5ms);
+    saw_cancel = context.cancel.cancelled();
+    std::this_thread::sleep_for(100ms);  // and finishes late anyway
+    ++finished;
+    return Json(0);
+  });
+  ToolContext context;
+  context.deadline = Deadline::after(100ms);
+  auto start = std::chrono::steady_clock::now();
+  auto error = error_of(slow, {{"a", 1}, {"b", 2}}, context);
+  CHECK(error.code() == Errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - start < 180ms);
+  for (int i = 0; i < 100 && finished == 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(saw_cancel);
+
+  // Cancelled by the caller: an asynchronous handler that never answers.
+  CancellationSource source;
+  std::atomic<bool> async_saw_cancel{false};
+  auto registrations = std::make_shared<std::vector<CancellationToken::Registration>>();
+  auto silent = Tool::asynchronous(add_spec(), [&, registrations](Json, ToolContext c, Callback<Json>) {
+    registrations->push_back(c.cancel.on_cancel([&] { async_saw_cancel = true; }));
+  });
+  ToolContext cancellable;
+  cancellable.cancel = source.token();
+  std::promise<Result<Json>> outcome;
+  silent.call_async({{"a", 1}, {"b", 2}}, cancellable, [&](Result<Json> r) { outcome.set_value(std::move(r)); });
+  source.cancel();
+  auto future = outcome.get_future();
+  REQUIRE(future.wait_for(1s) == std::future_status::ready);
+  auto result = future.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code() == Errc::cancelled);
+  CHECK(async_saw_cancel);
+
+  // Waiting from an executor thread would deadlock a one-thread executor: refused.
+  Executor one(Executor::Options{1});
+  std::promise<Errc> code;
+  one.post([&] {
+    try {
+      (void)add_tool().call({{"a", 1}, {"b", 2}}, {}, one);
+      code.set_value(Errc::internal);
+    } catch (const Error& e) {
+      code.set_value(e.code());
+    }
+  });
+  CHECK(code.get_future().get() == Errc::invalid_argument);
+  for (int i = 0; i < 100 && finished == 0; ++i) std::this_thread::sleep_for(10ms);
+}
+
 TEST_CASE("a subprocess skill answers with its JSON, or fails with its reason") {
   auto tool = Tool::from_json(skill_entry());
   CHECK(tool.idempotent());
