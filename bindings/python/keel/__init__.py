@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from . import _native
 from ._version import __version__
+from .agent import Agent, AgentResult, ToolCallRecord
 from .firewall import Finding, Firewall, Redaction, Verdict
 from .knowledge import (Chunk, Document, Edge, Entity, Hit, KnowledgeBase, Neighbour, SearchResult,
                         chunk_text)
 from .llm import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec, Usage
 from .router import (ConfusedPair, Evaluation, FitReport, RouteCandidate, RouteMetrics, Router,
                      RouteResult)
+from .tools import Tool, Toolset, tool
 from .errors import (
     CancelledError,
     InternalError,
@@ -64,6 +66,12 @@ __all__ = [
     "SearchResult",
     "Chunk",
     "chunk_text",
+    "Tool",
+    "Toolset",
+    "tool",
+    "Agent",
+    "AgentResult",
+    "ToolCallRecord",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",
