@@ -45,6 +45,8 @@ keel::Tool callback_tool(const Json& spec_json, keel_tool_fn fn, void* user_data
     std::string arguments_text = keel::dump_json(arguments);
     std::string context_text = keel::dump_json(info);
     keel_reply reply;
+    reply.cancel = context.cancel;
+    reply.deadline = context.deadline;
     int rc = fn(arguments_text.c_str(), context_text.c_str(), &reply, user_data);
     return keel::capi::reply_value(reply, rc, "tool " + name, Errc::tool);
   });
@@ -119,6 +121,11 @@ KEEL_API keel_status keel_toolset_load(const char* path, keel_toolset** out, kee
 }
 
 KEEL_API void keel_toolset_free(keel_toolset* tools) { delete tools; }
+
+KEEL_API int keel_reply_cancelled(const keel_reply* reply) {
+  if (reply == nullptr) return 0;
+  return reply->cancel.cancelled() || reply->deadline.expired() ? 1 : 0;
+}
 
 KEEL_API keel_status keel_toolset_add(keel_toolset* tools, const char* spec_json, keel_tool_fn fn,
                                       void* user_data, keel_error** err) {
@@ -201,7 +208,11 @@ KEEL_API keel_status keel_agent_new(const char* config_json, keel_model* model,
   });
 }
 
-KEEL_API void keel_agent_free(keel_agent* agent) { delete agent; }
+KEEL_API void keel_agent_free(keel_agent* agent) {
+  if (agent == nullptr) return;
+  agent->events->set(nullptr, nullptr);  // runs in flight go on, but call the host no more
+  delete agent;
+}
 
 KEEL_API keel_status keel_agent_run(const keel_agent* agent, const char* input_json,
                                     const char* options_json, char** result_json, keel_error** err) {

@@ -31,6 +31,9 @@ struct keel_firewall {
 struct keel_reply {
   std::optional<std::string> json;
   std::optional<std::pair<keel_status, std::string>> error;
+  // For keel_reply_cancelled: the call's cancellation and deadline (tools).
+  keel::CancellationToken cancel;
+  keel::Deadline deadline;
 };
 
 namespace keel::capi {

@@ -552,9 +552,14 @@ typedef struct keel_agent keel_agent;
 /* A host tool: receives the validated arguments JSON and a context {"call_id", "tool",
  * "timeout_ms"? (time left before the caller stops waiting)}; answers with keel_reply_set (any
  * JSON value) or keel_reply_error, and returns 0 (non-zero without a reply is a failure). Runs
- * on one of keel's threads; several may run at once. */
+ * on a keel pool thread kept apart from the event loop (it may block); several may run at once.
+ * When the caller stops waiting (cancelled, timed out) its answer is dropped. */
 typedef int (*keel_tool_fn)(const char* arguments_json, const char* context_json,
                             keel_reply* reply, void* user_data);
+
+/* 1 once the tool call that `reply` belongs to was cancelled or passed its deadline: a long host
+ * tool may poll it and stop early (its answer would be dropped). */
+KEEL_API int keel_reply_cancelled(const keel_reply* reply);
 
 /* Creates a toolset: `tools_json` may be NULL (empty) or a tools file's JSON {"tools": [...]}.
  * KEEL_INVALID_CONFIG names the JSON path of a mistake. */
@@ -591,14 +596,15 @@ KEEL_API keel_status keel_agent_new(const char* config_json, keel_model* model,
                                     const keel_toolset* tools, const keel_firewall* firewall,
                                     keel_agent** out, keel_error** err);
 /* Frees an agent. Accepts NULL. Returns at once: runs in flight go on to their end and still
- * call their `done` and the event callback (clear it first if its user_data goes away). */
+ * call their `done`; the event callback is removed first (no events arrive after this). */
 KEEL_API void keel_agent_free(keel_agent* agent);
 /* Runs the agent (blocking). *result_json receives the result JSON (caller frees). Must not be
  * called from inside a keel callback. */
 KEEL_API keel_status keel_agent_run(const keel_agent* agent, const char* input_json,
                                     const char* options_json, char** result_json,
                                     keel_error** err);
-/* Starts a run; `done` runs exactly once on a keel thread with KEEL_OK and the result JSON.
+/* Starts a run; `done` runs exactly once on a keel thread with KEEL_OK and the result JSON —
+ * unless this returns an error status, in which case no run started and `done` is never called.
  * *call (when not NULL) receives a handle: keel_call_cancel stops the run (stop_reason
  * "cancelled", running tools cancelled, late results ignored); free it with keel_call_free. */
 KEEL_API keel_status keel_agent_run_async(const keel_agent* agent, const char* input_json,

@@ -134,6 +134,15 @@ class KEEL_API Executor {
 
   /// Runs `fn` soon on one of the executor's threads.
   void post(std::function<void()> fn);
+  /// Runs `work` on a thread of the executor's blocking pool — never on the event loop, so work
+  /// that blocks (a host's tool, model or embedder function) cannot hold up timers,
+  /// cancellations or other runs — then posts `then` (may be empty) to the event loop. Pool
+  /// threads are created on demand, up to KEEL_BLOCKING_THREADS (default 64); beyond that work
+  /// waits. Work still running when the executor is destroyed is not waited for and its `then`
+  /// is dropped.
+  void post_blocking(std::function<void()> work, std::function<void()> then);
+  /// Threads the blocking pool has created so far.
+  unsigned blocking_threads() const noexcept;
   /// Runs `fn(true)` once `delay` has passed, or `fn(false)` if the timer is cancelled (or the
   /// executor stops) first. Exactly one of the two happens.
   Timer after(std::chrono::nanoseconds delay, std::function<void(bool fired)> fn);

@@ -264,8 +264,9 @@ class KEEL_API ScriptedModel : public ChatModel {
 };
 
 /// A model whose answers come from the host (a C function pointer, a Python or Go function).
-/// The function runs on an executor thread and may block it; it returns the response or throws
-/// keel::Error.
+/// The function runs on the executor's blocking pool (Executor::post_blocking) and may block;
+/// it returns the response or throws keel::Error. A deadline or cancellation completes the call
+/// at once; what the function returns afterwards is dropped.
 class KEEL_API CallbackModel : public ChatModel {
  public:
   using Function = std::function<ChatResponse(const ChatRequest&)>;
@@ -289,6 +290,9 @@ class KEEL_API CallbackEmbedder : public Embedder {
   std::size_t dimension() const noexcept override { return dimension_; }
   std::vector<std::vector<float>> embed_batch(const std::vector<std::string>& texts,
                                               const CallOptions& options = {}) const override;
+  /// Runs the function on the executor's blocking pool, never on its event loop.
+  void embed_batch_async(std::vector<std::string> texts, CallOptions options,
+                         Callback<std::vector<std::vector<float>>> done) const override;
   std::string_view provider() const noexcept override { return "callback"; }
   Executor& executor() const noexcept override { return executor_; }
 

@@ -49,7 +49,8 @@ struct KEEL_API SkillOptions {
 
 class KEEL_API Tool {
  public:
-  /// A blocking handler; it runs on an executor thread, never the caller's.
+  /// A blocking handler; it runs on the executor's blocking pool (Executor::post_blocking),
+  /// never on the caller's thread nor on the event loop.
   using Function = std::function<Json(const Json& arguments, const ToolContext& context)>;
   /// An asynchronous handler: calls `done` exactly once, from any thread.
   using AsyncFunction =

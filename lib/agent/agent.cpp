@@ -400,7 +400,10 @@ class Run : public std::enable_shared_from_this<Run> {
       }
       ToolContext context;
       context.call_id = result_.tool_calls[pending.record].id;
-      context.deadline = deadline_;
+      // The tool hears of the earlier of the run's deadline and its own timeout.
+      context.deadline = config.tool_timeout.count() > 0
+                             ? deadline_.earliest(Deadline::after(config.tool_timeout))
+                             : deadline_;
       context.cancel = pending.cancel.token();
       actions.push_back([self = shared_from_this(), tool = pending.tool, index,
                          arguments = std::move(pending.arguments), context = std::move(context)]() mutable {
@@ -447,6 +450,13 @@ class Run : public std::enable_shared_from_this<Run> {
           default: record.status = "error"; break;
         }
         record.error = e.what();
+        auto timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(agent_->config.tool_timeout).count();
+        if (record.status == "timeout" && !deadline_.expired() && timeout_us > 0 &&
+            record.duration_us + 5000 >= timeout_us) {
+          // The tool's own timeout (it was told the earlier of it and the run's deadline).
+          record.error = record.name + " timed out after " +
+                         std::to_string(agent_->config.tool_timeout.count()) + " ms";
+        }
         pending.reply = "error: " + record.error;
       }
       emit_tool_event(record, actions);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -132,6 +134,47 @@ unsigned default_threads() {
 }
 }  // namespace
 
+
+// ---- the blocking pool --------------------------------------------------------------------------
+
+namespace detail {
+
+// Threads for host functions that may block (tools, models and embedders written in C, Python or
+// Go). They never run on the event loop, so a host function that hangs cannot stop timers,
+// cancellations or other runs. Threads are created when work arrives and none is idle, up to
+// `limit`; beyond it work queues. The state is shared with the threads: ~Executor joins the idle
+// ones and detaches those still inside a host function, whose completion is then dropped.
+struct BlockingPool {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::pair<std::function<void()>, std::function<void()>>> queue;
+  std::vector<std::thread> threads;
+  std::size_t idle = 0;
+  std::size_t limit = 64;
+  bool stopping = false;
+  asio::io_context* io = nullptr;  // where completions go; null once the executor is gone
+
+  static void work(const std::shared_ptr<BlockingPool>& pool) {
+    std::unique_lock lock(pool->mutex);
+    for (;;) {
+      ++pool->idle;
+      pool->wake.wait(lock, [&] { return pool->stopping || !pool->queue.empty(); });
+      --pool->idle;
+      if (pool->stopping) return;
+      auto [fn, then] = std::move(pool->queue.front());
+      pool->queue.pop_front();
+      lock.unlock();
+      run_guarded(fn);
+      lock.lock();
+      if (pool->io != nullptr && then) {
+        asio::post(*pool->io, [then = std::move(then)] { run_guarded(then); });
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
 Executor::Executor() : Executor(Options{}) {}
 
 Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
@@ -155,6 +198,20 @@ Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
 }
 
 Executor::~Executor() {
+  if (auto pool = impl_->blocking) {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(pool->mutex);
+      pool->stopping = true;
+      pool->io = nullptr;
+      pool->queue.clear();
+      threads.swap(pool->threads);
+    }
+    pool->wake.notify_all();
+    // A thread still inside a host function cannot be joined without waiting on the host: it is
+    // left to finish on its own (it holds the pool's state, and its completion is dropped).
+    for (auto& thread : threads) thread.detach();
+  }
   impl_->guard.reset();
   impl_->io.stop();
   for (auto& thread : impl_->threads) {
@@ -181,6 +238,38 @@ bool Executor::running_in_this_thread() const noexcept {
 
 void Executor::post(std::function<void()> fn) {
   asio::post(impl_->io, [fn = std::move(fn)] { detail::run_guarded(fn); });
+}
+
+void Executor::post_blocking(std::function<void()> work, std::function<void()> then) {
+  std::shared_ptr<detail::BlockingPool> pool;
+  {
+    std::lock_guard lock(impl_->services_mutex);
+    if (!impl_->blocking) {
+      impl_->blocking = std::make_shared<detail::BlockingPool>();
+      impl_->blocking->io = &impl_->io;
+      if (const char* env = std::getenv("KEEL_BLOCKING_THREADS")) {
+        char* end = nullptr;
+        long n = std::strtol(env, &end, 10);
+        if (end != env && *end == '\0' && n >= 1 && n <= 4096) impl_->blocking->limit = static_cast<std::size_t>(n);
+      }
+    }
+    pool = impl_->blocking;
+  }
+  std::lock_guard lock(pool->mutex);
+  if (pool->stopping) return;
+  pool->queue.emplace_back(std::move(work), std::move(then));
+  if (pool->idle == 0 && pool->threads.size() < pool->limit) {
+    pool->threads.emplace_back([pool] { detail::BlockingPool::work(pool); });
+  } else {
+    pool->wake.notify_one();
+  }
+}
+
+unsigned Executor::blocking_threads() const noexcept {
+  std::lock_guard lock(impl_->services_mutex);
+  if (!impl_->blocking) return 0;
+  std::lock_guard pool_lock(impl_->blocking->mutex);
+  return static_cast<unsigned>(impl_->blocking->threads.size());
 }
 
 struct Timer::State {

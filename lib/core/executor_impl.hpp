@@ -13,6 +13,10 @@
 
 namespace keel {
 
+namespace detail {
+struct BlockingPool;
+}
+
 struct Executor::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
@@ -22,6 +26,8 @@ struct Executor::Impl {
   // been joined (~Executor), so no handler runs while they go.
   std::mutex services_mutex;
   std::shared_ptr<void> http_service;
+  // Threads for host code that may block (post_blocking), created on demand.
+  std::shared_ptr<detail::BlockingPool> blocking;
 };
 
 namespace detail {

@@ -3,6 +3,8 @@
 #include <mutex>
 #include <variant>
 
+#include <optional>
+
 #include "keel/llm.hpp"
 
 namespace keel {
@@ -189,20 +191,77 @@ CallbackModel::CallbackModel(Function function, Executor& executor)
 
 void CallbackModel::chat_async(ChatRequest request, CallOptions options,
                                Callback<ChatResponse> done) {
-  executor_.post([function = function_, request = std::move(request), options,
-                  done = std::move(done)] {
-    if (options.cancel.cancelled()) {
-      done(Error(Errc::cancelled, "call cancelled"));
-      return;
+  // The host's function may block: it runs on the blocking pool, never on the event loop, and
+  // a cancellation or the deadline completes the call without waiting for it.
+  struct Call {
+    std::atomic<bool> finished{false};
+    Callback<ChatResponse> done;
+    Timer timer;
+    CancellationToken::Registration registration;
+    std::mutex mutex;
+  };
+  auto call = std::make_shared<Call>();
+  call->done = std::move(done);
+  auto complete = [call](Result<ChatResponse> result) {
+    if (call->finished.exchange(true)) return;
+    Timer timer;
+    CancellationToken::Registration registration;
+    {
+      std::lock_guard lock(call->mutex);
+      timer = call->timer;
+      registration = std::move(call->registration);
     }
-    done(capture([&] { return (*function)(request); }));
+    timer.cancel();
+    registration.reset();
+    call->done(std::move(result));
+  };
+  if (options.cancel.cancelled()) {
+    executor_.post([complete] { complete(Error(Errc::cancelled, "call cancelled")); });
+    return;
+  }
+  auto result = std::make_shared<std::optional<Result<ChatResponse>>>();
+  executor_.post_blocking(
+      [function = function_, request = std::move(request), result] {
+        *result = capture([&] { return (*function)(request); });
+      },
+      [complete, result] { complete(std::move(**result)); });
+  Timer timer;
+  if (options.deadline.is_set()) {
+    timer = executor_.at(options.deadline, [complete](bool fired) {
+      if (fired) complete(Error(Errc::timeout, "the model callback did not answer before the deadline"));
+    });
+  }
+  Executor* executor = &executor_;
+  auto registration = options.cancel.on_cancel([complete, executor] {
+    executor->post([complete] { complete(Error(Errc::cancelled, "call cancelled")); });
   });
+  std::unique_lock lock(call->mutex);
+  if (call->finished) {  // answered already: nothing left to watch
+    lock.unlock();
+    timer.cancel();
+    return;
+  }
+  call->timer = timer;
+  call->registration = std::move(registration);
 }
 
 CallbackEmbedder::CallbackEmbedder(std::size_t dimension, Function function, Executor& executor)
     : dimension_(dimension), function_(std::make_shared<Function>(std::move(function))),
       executor_(executor) {
   if (dimension == 0) throw Error(Errc::invalid_argument, "embedder dimension must be positive");
+}
+
+void CallbackEmbedder::embed_batch_async(std::vector<std::string> texts, CallOptions options,
+                                         Callback<std::vector<std::vector<float>>> done) const {
+  if (options.cancel.cancelled()) {
+    executor_.post([done = std::move(done)] { done(Error(Errc::cancelled, "embedding cancelled")); });
+    return;
+  }
+  // The host's function may block: the blocking pool runs it, not the event loop.
+  auto result = std::make_shared<std::optional<Result<std::vector<std::vector<float>>>>>();
+  executor_.post_blocking(
+      [this, texts = std::move(texts), result] { *result = capture([&] { return embed_batch(texts); }); },
+      [done = std::move(done), result] { done(std::move(**result)); });
 }
 
 std::vector<std::vector<float>> CallbackEmbedder::embed_batch(const std::vector<std::string>& texts,

@@ -260,20 +260,22 @@ void Tool::call_async(Json arguments, ToolContext context, Callback<Json> done,
 
   done = watched(impl->spec.name, context, std::move(done), executor);
   if (impl->function) {
-    executor.post([impl, arguments = std::move(arguments), context = std::move(context),
-                   done = std::move(done)] {
-      Result<Json> result = Error(Errc::internal, "unset");
-      try {
-        result = impl->function(arguments, context);
-      } catch (const Error& e) {
-        result = e;
-      } catch (const std::exception& e) {
-        result = Error(Errc::tool, impl->spec.name + ": " + e.what());
-      } catch (...) {
-        result = Error(Errc::tool, impl->spec.name + ": failed");
-      }
-      done(std::move(result));
-    });
+    // A blocking handler runs on the blocking pool: one that hangs holds a pool thread, never
+    // the event loop that times it out and cancels it.
+    auto result = std::make_shared<Result<Json>>(Error(Errc::internal, "unset"));
+    executor.post_blocking(
+        [impl, arguments = std::move(arguments), context = std::move(context), result] {
+          try {
+            *result = impl->function(arguments, context);
+          } catch (const Error& e) {
+            *result = e;
+          } catch (const std::exception& e) {
+            *result = Error(Errc::tool, impl->spec.name + ": " + e.what());
+          } catch (...) {
+            *result = Error(Errc::tool, impl->spec.name + ": failed");
+          }
+        },
+        [done = std::move(done), result] { done(std::move(*result)); });
     return;
   }
   // A host's asynchronous handler: `done` runs once, whatever the handler does.

@@ -37,6 +37,21 @@ static int refuse(const char* arguments_json, const char* context_json, keel_rep
   return 1;
 }
 
+static int saw_cancel = 0;
+/* A host tool that works until keel says nobody waits any more. */
+static int patient(const char* arguments_json, const char* context_json, keel_reply* reply,
+                   void* user_data) {
+  struct timespec pause = {0, 5 * 1000 * 1000};
+  int i;
+  (void)arguments_json;
+  (void)context_json;
+  (void)user_data;
+  for (i = 0; i < 1000 && !keel_reply_cancelled(reply); i++) nanosleep(&pause, NULL);
+  saw_cancel = keel_reply_cancelled(reply);
+  keel_reply_set(reply, "\"late\"");
+  return 0;
+}
+
 static int events = 0;
 static void count_event(const char* event_json, void* user_data) {
   (void)user_data;
@@ -109,6 +124,18 @@ int main(int argc, char** argv) {
                "the ledger is closed");
   EXPECT_ERROR(keel_toolset_call(tools, "nope", "{}", NULL, &json, &err), KEEL_NOT_FOUND, "nope");
   EXPECT_ERROR(keel_toolset_call(tools, "add", "{bad", NULL, &json, &err), KEEL_PARSE, "tool arguments");
+  /* A slow host tool: the call times out at once, and the tool can see it should stop. */
+  OK(keel_toolset_add(tools, "{\"name\": \"patient\"}", patient, NULL, &err));
+  EXPECT_ERROR(keel_toolset_call(tools, "patient", "{}", "{\"timeout_ms\": 100}", &json, &err),
+               KEEL_TIMEOUT, "patient");
+  {
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    int i;
+    for (i = 0; i < 100 && !saw_cancel; i++) nanosleep(&pause, NULL);
+  }
+  EXPECT(saw_cancel == 1);
+  OK(keel_toolset_remove(tools, "patient", &err));
+  EXPECT_ERROR(keel_toolset_remove(tools, "patient", &err), KEEL_NOT_FOUND, "patient");
 
   /* An agent on a scripted model: two calls in one turn, then an answer. */
   OK(keel_model_new(

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "keel/llm.hpp"
@@ -105,4 +106,42 @@ TEST_CASE("the blocking form refuses to run on an executor thread") {
     }
   });
   CHECK(code.get_future().get() == Errc::invalid_argument);
+}
+
+TEST_CASE("a host model that hangs: the deadline or a cancellation answers at once") {
+  std::atomic<int> returned{0};
+  CallbackModel slow([&](const ChatRequest&) {
+    std::this_thread::sleep_for(800ms);
+    ++returned;
+    return ChatResponse{Message::assistant("late"), "stop", {}, "host"};
+  });
+  ChatRequest request;
+  request.messages.push_back(Message::user("hi"));
+  CallOptions options;
+  options.deadline = Deadline::after(100ms);
+  auto start = std::chrono::steady_clock::now();
+  try {
+    (void)slow.chat(request, options);
+    FAIL("expected a timeout");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::timeout);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < 500ms);
+
+  CancellationSource source;
+  CallOptions cancellable;
+  cancellable.cancel = source.token();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(50ms);
+    source.cancel();
+  });
+  try {
+    (void)slow.chat(request, cancellable);
+    FAIL("expected a cancellation");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::cancelled);
+  }
+  canceller.join();
+  for (int i = 0; i < 200 && returned < 2; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(returned == 2);  // both calls' functions ran to their end; their answers were dropped
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "keel/tools.hpp"
@@ -166,6 +167,35 @@ TEST_CASE("a handler still busy at the deadline or a cancellation is not waited 
   });
   CHECK(code.get_future().get() == Errc::invalid_argument);
   for (int i = 0; i < 100 && finished == 0; ++i) std::this_thread::sleep_for(10ms);
+}
+
+TEST_CASE("blocking handlers that hang hold pool threads, never the event loop") {
+  Executor one(Executor::Options{1});
+  std::atomic<int> released{0};
+  Tool hang(add_spec(), [&](const Json&, const ToolContext&) {
+    std::this_thread::sleep_for(1500ms);  // ignores its cancellation
+    ++released;
+    return Json(0);
+  });
+  std::atomic<int> timed_out{0};
+  std::promise<void> all;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    ToolContext context;
+    context.deadline = Deadline::after(100ms);
+    hang.call_async({{"a", 1}, {"b", 2}}, context, [&](Result<Json> r) {
+      if (!r.ok() && r.error().code() == Errc::timeout && ++timed_out == 3) all.set_value();
+    }, one);
+  }
+  // The one event-loop thread stays free: a timer fires on time while the handlers sleep.
+  std::promise<std::chrono::steady_clock::duration> fired;
+  one.after(50ms, [&](bool) { fired.set_value(std::chrono::steady_clock::now() - start); });
+  CHECK(fired.get_future().get() < 400ms);
+  REQUIRE(all.get_future().wait_for(1s) == std::future_status::ready);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(one.blocking_threads() == 3);
+  for (int i = 0; i < 300 && released < 3; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(released == 3);
 }
 
 TEST_CASE("a subprocess skill answers with its JSON, or fails with its reason") {

@@ -347,14 +347,10 @@ class Agent(_native.NativeHandle):
 
         Ctrl-C cancels the run (its tools too) and the KeyboardInterrupt propagates; it carries
         the cancelled run's result as ``agent_result`` when that arrives within two seconds.
-        Refused (InvalidArgumentError) inside a tool or model function keel is running, where
-        waiting would hold one of keel's threads."""
+        It may be called from inside a tool function: keel runs those on threads of their own."""
         handle = self._live()
         input_json = _input_json(task)
         options = _options(timeout)
-        if getattr(llm._local, "in_callback", False):
-            raise _native.error_from_code(
-                1, "Agent.run cannot wait from inside a tool or model function keel is running")
         key = next(llm._keys)
         results: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         llm._calls[key] = results  # llm's done trampoline delivers here; its exit drain waits

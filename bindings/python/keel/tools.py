@@ -649,13 +649,9 @@ class Toolset(_native.NativeHandle):
         tool is a NotFoundError, a failure a ToolError (a Python exception's "Type: message", a
         skill's stderr tail), ``timeout`` (seconds) passing a KeelTimeoutError.
 
-        Blocks this thread until the tool answers. It is refused (InvalidArgumentError) inside
-        a tool or model function that keel is running, where waiting would hold one of keel's
-        threads."""
+        Blocks this thread until the tool answers; it may be called from inside another tool
+        (keel runs tool functions on threads of their own, apart from its event loop)."""
         handle = self._live()
-        if getattr(llm._local, "in_callback", False):
-            raise _native.error_from_code(
-                1, "Toolset.call cannot wait from inside a tool or model function keel is running")
         options = _options(timeout)
         out = c_void_p()
         _native.call(lib.keel_toolset_call, handle, _native.encode(name),
