@@ -1,0 +1,427 @@
+// The planner: prompts, asking the model for a plan (re-asking with the validation errors),
+// running plans, the joiner and re-planning, and the journal for durable runs.
+#include <future>
+#include <random>
+
+#include "planner/plan_check.hpp"
+#include "planner/planner_impl.hpp"
+
+namespace keel {
+
+namespace {
+
+using planner::cut_text;
+
+std::string new_run_id() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  static const char* digits = "0123456789abcdef";
+  std::string id = "run-";
+  for (int i = 0; i < 16; ++i) id += digits[random() & 15];
+  return id;
+}
+
+std::string join_issues(const std::vector<PlanIssue>& issues) {
+  std::string out;
+  for (const auto& issue : issues) out += "\n- " + issue.to_string();
+  return out;
+}
+
+// The JSON object in a model's answer: the whole text, or inside a ``` fence, or from the first
+// '{' to the last '}'.
+Json json_in(const std::string& text) {
+  Json parsed = Json::parse(text, nullptr, false);
+  if (!parsed.is_discarded()) return parsed;
+  auto first = text.find('{');
+  auto last = text.rfind('}');
+  if (first != std::string::npos && last != std::string::npos && last > first) {
+    parsed = Json::parse(text.substr(first, last - first + 1), nullptr, false);
+    if (!parsed.is_discarded()) return parsed;
+  }
+  throw Error(Errc::parse, "the answer is not a JSON object: " + cut_text(text, 200));
+}
+
+std::string results_text(const Plan& plan, const std::vector<TaskOutcome>& outcomes, std::size_t limit) {
+  std::string out;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    out += "- " + o.id + " (" + o.tool + " " + cut_text(dump_json(plan.tasks[i].args), 400) + "): " + o.status;
+    if (o.status == "done") {
+      out += " -> " + cut_text(o.output.is_string() ? o.output.get<std::string>() : dump_json(o.output), limit);
+    } else if (!o.error.empty()) {
+      out += ": " + o.error;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+Planner::Planner(PlannerConfig config, std::shared_ptr<ChatModel> model, ToolRegistry tools)
+    : impl_(std::make_shared<Impl>()) {
+  if (tools.find("llm") != nullptr) {
+    throw Error(Errc::invalid_config, "tools: \"llm\" is the planner's name for the model; rename that tool");
+  }
+  impl_->config = std::move(config);
+  impl_->model = std::move(model);
+  impl_->tools = std::move(tools);
+  impl_->executor = impl_->model ? &impl_->model->executor() : &Executor::shared();
+  if (impl_->config.circuit_breaker) {
+    for (const auto& spec : impl_->tools.specs()) {
+      impl_->breakers.emplace(spec.name, std::make_unique<CircuitBreaker>(*impl_->config.circuit_breaker,
+                                                                          "tool " + spec.name));
+    }
+  }
+  if (!impl_->config.journal.empty()) impl_->journal = std::make_unique<planner::Journal>(impl_->config.journal);
+}
+
+Planner::~Planner() = default;
+
+std::vector<PlanIssue> Planner::validate(const Plan& plan) const {
+  auto issues = validate_plan(plan, impl_->tools);
+  if (!impl_->model) {
+    for (const auto& task : plan.tasks) {
+      if (task.tool == "llm") issues.push_back({task.id, "an llm task needs a model, and this planner has none"});
+    }
+  }
+  return issues;
+}
+
+std::string Planner::planning_prompt(std::string_view goal) const {
+  std::string tools;
+  for (const auto& spec : impl_->tools.specs()) {
+    tools += "- " + spec.name + ": " + spec.description + "\n  parameters: " + dump_json(spec.parameters) + "\n";
+  }
+  if (impl_->model) tools += "- llm: the language model writes text. args: {\"prompt\": \"...\"}\n";
+  std::string prompt =
+      "Plan how to reach the goal below with the tools listed. Answer with one JSON object and "
+      "nothing else:\n"
+      "{\"tasks\": [{\"id\": \"t1\", \"tool\": \"<tool name>\", \"args\": {...}, \"deps\": []}]}\n"
+      "Rules:\n"
+      "- ids are short and unique: t1, t2, t3...\n"
+      "- \"tool\" is one of the tools below; \"args\" follow that tool's parameters.\n"
+      "- To use an earlier task's output as an argument, write \"$t1\" (the whole output) or "
+      "\"${t1.field}\" (a field of it; array items by index, \"${t1.items.0}\"). A task that refers "
+      "to another depends on it.\n"
+      "- \"deps\" lists other tasks that must finish first. Tasks that do not depend on each other "
+      "run at the same time.\n"
+      "- No cycles. Use as few tasks as the goal needs.\n"
+      "Tools:\n" + tools;
+  if (!impl_->config.instructions.empty()) prompt += "Instructions:\n" + impl_->config.instructions + "\n";
+  prompt += "Goal: " + std::string(goal);
+  return prompt;
+}
+
+namespace {
+
+// Asks for a plan, re-asking with the validation errors; completes once on an executor thread.
+class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
+ public:
+  PlanRequest(std::shared_ptr<const Planner::Impl> impl, const Planner& planner, std::string prompt,
+              CallOptions options, std::function<void(Result<Plan>, Usage)> done)
+      : impl_(std::move(impl)), planner_(planner), options_(std::move(options)), done_(std::move(done)) {
+    messages_.push_back(Message::user(std::move(prompt)));
+  }
+
+  void ask() {
+    ++attempts_;
+    ChatRequest request;
+    request.messages = messages_;
+    request.json_response = true;
+    CallOptions options;
+    options.deadline = options_.deadline;
+    options.cancel = options_.cancel;
+    Json event = make_event("plan.model_call");
+    impl_->model->chat_async(std::move(request), std::move(options),
+                             [self = shared_from_this()](Result<ChatResponse> r) { self->on_answer(std::move(r)); });
+  }
+
+ private:
+  void on_answer(Result<ChatResponse> answer) {
+    if (!answer.ok()) return done_(answer.error(), usage_);
+    usage_ += answer.value().usage;
+    const std::string& text = answer.value().message.content;
+    std::vector<PlanIssue> issues;
+    std::optional<Plan> plan;
+    try {
+      plan = Plan::from_json(json_in(text));
+      issues = planner_.validate(*plan);
+    } catch (const Error& e) {
+      issues.push_back({"", e.what()});
+    }
+    if (issues.empty()) return done_(std::move(*plan), usage_);
+    if (attempts_ >= impl_->config.max_plan_attempts) {
+      return done_(Error(Errc::parse, "no valid plan after " + std::to_string(attempts_) +
+                                          " answers; the last one:" + join_issues(issues)),
+                   usage_);
+    }
+    messages_.push_back(Message::assistant(text));
+    messages_.push_back(Message::user("That plan cannot run:" + join_issues(issues) +
+                                      "\nAnswer with the corrected plan, as one JSON object."));
+    ask();
+  }
+
+  std::shared_ptr<const Planner::Impl> impl_;
+  const Planner& planner_;  // outlived: the Planner's Impl holds nothing back, and runs keep impl_
+  CallOptions options_;
+  std::function<void(Result<Plan>, Usage)> done_;
+  std::vector<Message> messages_;
+  int attempts_ = 0;
+  Usage usage_;
+};
+
+}  // namespace
+
+Plan Planner::plan(std::string_view goal, CallOptions options) const {
+  if (!impl_->model) throw Error(Errc::invalid_argument, "planner: planning a goal needs a model");
+  if (impl_->executor->running_in_this_thread()) {
+    throw Error(Errc::invalid_argument, "Planner::plan() from an executor thread would wait on itself");
+  }
+  std::promise<Result<Plan>> promise;
+  auto request = std::make_shared<PlanRequest>(impl_, *this, planning_prompt(goal), std::move(options),
+                                               [&promise](Result<Plan> r, Usage) { promise.set_value(std::move(r)); });
+  request->ask();
+  return promise.get_future().get().value();
+}
+
+void Planner::run_async(Plan plan, PlanRunOptions options, std::function<void(PlanRun)> done) const {
+  auto impl = impl_;
+  auto started = std::chrono::steady_clock::now();
+  PlanRun result;
+  result.run_id = options.run_id.empty() ? new_run_id() : options.run_id;
+  std::map<std::string, planner::Journal::Task> previous;
+  std::size_t seq = 0;
+  if (impl->journal) {
+    if (auto stored = impl->journal->load(result.run_id)) {
+      if (!stored->plans.empty()) {
+        if (!plan.tasks.empty() && plan.to_json() != stored->plans.back().to_json()) {
+          throw Error(Errc::invalid_argument,
+                      "run " + result.run_id + " was started with another plan; resume it with the same one");
+        }
+        plan = stored->plans.back();
+        seq = stored->plans.size() - 1;
+        previous = std::move(stored->tasks);
+      }
+    }
+  }
+  auto issues = validate(plan);
+  result.plans.push_back(plan);
+  if (!issues.empty()) {
+    result.status = "invalid";
+    result.error = Error(Errc::invalid_argument, "the plan cannot run:" + join_issues(issues));
+    for (const auto& t : plan.tasks) {
+      TaskOutcome o;
+      o.id = t.id;
+      o.tool = t.tool;
+      result.tasks.push_back(std::move(o));
+    }
+    impl->executor->post([done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+    return;
+  }
+  if (impl->journal) {
+    impl->journal->begin_run(result.run_id, "");
+    if (previous.empty()) impl->journal->add_plan(result.run_id, seq, plan);
+  }
+  std::string run_id = result.run_id;
+  planner::run_dag(impl, std::move(plan), seq, run_id, std::move(previous), options.deadline, options.cancel,
+                   [impl, result = std::move(result), started, done = std::move(done)](planner::DagResult dag) mutable {
+                     result.tasks = std::move(dag.tasks);
+                     result.usage += dag.usage;
+                     result.status = dag.status;
+                     result.error = std::move(dag.error);
+                     result.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::steady_clock::now() - started).count();
+                     if (impl->journal) {
+                       try {
+                         impl->journal->run_finished(result.run_id, result.status);
+                       } catch (const Error&) {
+                         // The tasks are recorded; only the run's summary line is missing.
+                       }
+                     }
+                     if (impl->events) {
+                       Json event = make_event("plan.run", result.duration_us);
+                       event["run_id"] = result.run_id;
+                       event["status"] = result.status;
+                       event["tasks"] = result.tasks.size();
+                       emit(impl->events, event);
+                     }
+                     done(std::move(result));
+                   });
+}
+
+PlanRun Planner::run(Plan plan, PlanRunOptions options) const {
+  if (impl_->executor->running_in_this_thread()) {
+    throw Error(Errc::invalid_argument, "Planner::run() from an executor thread would wait on itself");
+  }
+  std::promise<PlanRun> promise;
+  run_async(std::move(plan), std::move(options), [&promise](PlanRun r) { promise.set_value(std::move(r)); });
+  return promise.get_future().get();
+}
+
+namespace {
+
+// A goal: plan, run, join; re-plan when the joiner asks (bounded).
+class Solve : public std::enable_shared_from_this<Solve> {
+ public:
+  Solve(std::shared_ptr<const Planner::Impl> impl, const Planner& planner, std::string goal,
+        PlanRunOptions options, std::function<void(PlanRun)> done)
+      : impl_(std::move(impl)), planner_(planner), goal_(std::move(goal)), options_(std::move(options)),
+        done_(std::move(done)) {
+    result_.run_id = options_.run_id.empty() ? new_run_id() : options_.run_id;
+    started_ = std::chrono::steady_clock::now();
+  }
+
+  void start() {
+    if (impl_->journal) {
+      if (auto stored = impl_->journal->load(result_.run_id); stored && !stored->plans.empty()) {
+        // Resume: the plans made so far, and the last one's tasks.
+        result_.plans = stored->plans;
+        result_.replans = static_cast<int>(stored->plans.size()) - 1;
+        return run_plan(stored->plans.back(), std::move(stored->tasks));
+      }
+      impl_->journal->begin_run(result_.run_id, goal_);
+    }
+    ask_for_plan(planner_.planning_prompt(goal_));
+  }
+
+ private:
+  void ask_for_plan(std::string prompt) {
+    CallOptions options;
+    options.deadline = options_.deadline;
+    options.cancel = options_.cancel;
+    auto request = std::make_shared<PlanRequest>(impl_, planner_, std::move(prompt), std::move(options),
+                                                 [self = shared_from_this()](Result<Plan> plan, Usage usage) {
+                                                   self->result_.usage += usage;
+                                                   if (!plan.ok()) return self->finish_with(plan.error(), "invalid");
+                                                   self->result_.plans.push_back(plan.value());
+                                                   if (self->impl_->journal) {
+                                                     self->impl_->journal->add_plan(self->result_.run_id,
+                                                                                    self->result_.plans.size() - 1,
+                                                                                    plan.value());
+                                                   }
+                                                   self->run_plan(std::move(plan.value()), {});
+                                                 });
+    request->ask();
+  }
+
+  void run_plan(Plan plan, std::map<std::string, planner::Journal::Task> previous) {
+    auto self = shared_from_this();
+    planner::run_dag(impl_, plan, result_.plans.size() - 1, result_.run_id, std::move(previous), options_.deadline,
+                     options_.cancel, [self, plan](planner::DagResult dag) {
+                       self->result_.tasks = std::move(dag.tasks);
+                       self->result_.usage += dag.usage;
+                       self->result_.status = dag.status;
+                       self->result_.error = std::move(dag.error);
+                       if (self->result_.status == "cancelled") return self->finish();
+                       self->join(plan);
+                     });
+  }
+
+  void join(const Plan& plan) {
+    bool may_replan = result_.replans < impl_->config.max_replans;
+    std::string prompt =
+        "Goal: " + goal_ + "\n\nA plan ran to reach it. Its tasks and their results:\n" +
+        results_text(plan, result_.tasks, impl_->config.max_output_bytes) +
+        "\nAnswer with one JSON object: {\"answer\": \"<the answer to the goal, from these results>\"}" +
+        (may_replan ? " or, when these results cannot answer it, {\"replan\": \"<what went wrong and what to do "
+                      "differently>\"}."
+                    : ".");
+    if (!impl_->config.instructions.empty()) prompt += "\nInstructions:\n" + impl_->config.instructions;
+    ChatRequest request;
+    request.messages.push_back(Message::user(std::move(prompt)));
+    request.json_response = true;
+    CallOptions options;
+    options.deadline = options_.deadline;
+    options.cancel = options_.cancel;
+    impl_->model->chat_async(std::move(request), std::move(options),
+                             [self = shared_from_this(), plan, may_replan](Result<ChatResponse> r) {
+                               self->on_join(plan, may_replan, std::move(r));
+                             });
+  }
+
+  void on_join(const Plan& plan, bool may_replan, Result<ChatResponse> r) {
+    if (!r.ok()) return finish_with(r.error(), result_.status);
+    result_.usage += r.value().usage;
+    const std::string& text = r.value().message.content;
+    Json answer = Json::parse(text, nullptr, false);
+    if (answer.is_discarded()) {
+      try {
+        answer = json_in(text);
+      } catch (const Error&) {
+        answer = Json{{"answer", text}};  // plain text is taken as the answer
+      }
+    }
+    if (answer.is_object() && answer.contains("replan") && may_replan) {
+      ++result_.replans;
+      std::string why = answer["replan"].is_string() ? answer["replan"].get<std::string>() : dump_json(answer["replan"]);
+      std::string prompt = planner_.planning_prompt(goal_) + "\n\nA previous plan did not reach the goal:\n" +
+                           dump_json(plan.to_json()) + "\nIts results:\n" +
+                           results_text(plan, result_.tasks, impl_->config.max_output_bytes) +
+                           "What to do differently: " + why + "\nWrite a new plan.";
+      return ask_for_plan(std::move(prompt));
+    }
+    if (answer.is_object() && answer.contains("answer")) {
+      result_.answer = answer["answer"].is_string() ? answer["answer"].get<std::string>() : dump_json(answer["answer"]);
+    } else {
+      result_.answer = text;
+    }
+    finish();
+  }
+
+  void finish_with(const Error& error, const std::string& status) {
+    result_.error = error;
+    result_.status = error.code() == Errc::cancelled ? "cancelled" : status.empty() ? "failed" : status;
+    finish();
+  }
+
+  void finish() {
+    result_.duration_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count();
+    if (impl_->journal) {
+      try {
+        impl_->journal->run_finished(result_.run_id, result_.status);
+      } catch (const Error&) {
+      }
+    }
+    if (impl_->events) {
+      Json event = make_event("plan.run", result_.duration_us);
+      event["run_id"] = result_.run_id;
+      event["status"] = result_.status;
+      event["replans"] = result_.replans;
+      emit(impl_->events, event);
+    }
+    auto done = std::move(done_);
+    done(std::move(result_));
+  }
+
+  std::shared_ptr<const Planner::Impl> impl_;
+  const Planner& planner_;
+  std::string goal_;
+  PlanRunOptions options_;
+  std::function<void(PlanRun)> done_;
+  PlanRun result_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace
+
+void Planner::solve_async(std::string goal, PlanRunOptions options, std::function<void(PlanRun)> done) const {
+  if (!impl_->model) throw Error(Errc::invalid_argument, "planner: solving a goal needs a model");
+  auto solve = std::make_shared<Solve>(impl_, *this, std::move(goal), std::move(options), std::move(done));
+  solve->start();
+}
+
+PlanRun Planner::solve(std::string goal, PlanRunOptions options) const {
+  if (impl_->executor->running_in_this_thread()) {
+    throw Error(Errc::invalid_argument, "Planner::solve() from an executor thread would wait on itself");
+  }
+  std::promise<PlanRun> promise;
+  solve_async(std::move(goal), std::move(options), [&promise](PlanRun r) { promise.set_value(std::move(r)); });
+  return promise.get_future().get();
+}
+
+void Planner::set_event_sink(EventSink sink) { impl_->events = std::move(sink); }
+const PlannerConfig& Planner::config() const noexcept { return impl_->config; }
+const ToolRegistry& Planner::tools() const noexcept { return impl_->tools; }
+
+}  // namespace keel
