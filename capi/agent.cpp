@@ -8,13 +8,6 @@
 #include "keel/agent.hpp"
 #include "keel/tools.hpp"
 
-// A registry that keel_toolset_add/remove may change while calls read it: calls copy the tool
-// they need under the reader lock (tools share their implementation, so the copy is cheap).
-struct keel_toolset {
-  mutable std::shared_mutex mutex;
-  keel::ToolRegistry tools;
-};
-
 struct keel_agent {
   std::shared_ptr<keel::Agent> agent;
   std::shared_ptr<keel::capi::EventHook> events;
@@ -195,11 +188,7 @@ KEEL_API keel_status keel_agent_new(const char* config_json, keel_model* model,
     if (config_json != nullptr && *config_json != '\0') {
       config = keel::AgentConfig::from_json(keel::parse_json(config_json, "agent config"));
     }
-    keel::ToolRegistry registry;
-    if (tools != nullptr) {
-      std::shared_lock lock(tools->mutex);
-      registry = tools->tools;
-    }
+    keel::ToolRegistry registry = tools ? tools->snapshot() : keel::ToolRegistry{};
     auto hook = std::make_shared<keel::capi::EventHook>();
     auto agent = std::make_shared<keel::Agent>(std::move(config), model->model, std::move(registry),
                                                firewall ? firewall->firewall : nullptr);

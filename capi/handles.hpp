@@ -4,12 +4,14 @@
 
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 
 #include "boundary.hpp"
 #include "keel/firewall.hpp"
 #include "keel/llm.hpp"
+#include "keel/tools.hpp"
 
 struct keel_model {
   std::shared_ptr<keel::ChatModel> model;
@@ -26,6 +28,18 @@ struct keel_call {
 // Shared so that an agent made from it keeps it after keel_firewall_free.
 struct keel_firewall {
   std::shared_ptr<keel::Firewall> firewall;
+};
+
+// A registry that keel_toolset_add/remove may change while calls read it: calls copy the tool
+// they need under the reader lock (tools share their implementation, so the copy is cheap).
+struct keel_toolset {
+  mutable std::shared_mutex mutex;
+  keel::ToolRegistry tools;
+  /// A copy for an agent or planner being made.
+  keel::ToolRegistry snapshot() const {
+    std::shared_lock lock(mutex);
+    return tools;
+  }
 };
 
 struct keel_reply {

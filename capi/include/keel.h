@@ -616,6 +616,70 @@ KEEL_API keel_status keel_agent_run_async(const keel_agent* agent, const char* i
 KEEL_API keel_status keel_agent_set_event_callback(keel_agent* agent, keel_event_fn callback,
                                                    void* user_data, keel_error** err);
 
+/* ---- Planner --------------------------------------------------------------------------------
+ * A planner turns a goal into a plan — a DAG of tool calls the model writes as JSON — validates
+ * it, runs it in parallel (Kahn's algorithm: every task whose dependencies are done starts, up
+ * to "max_parallel") and has the model answer from the results (or re-plan). Plans may also come
+ * from the host. A plan:
+ *   {"tasks": [{"id": "t1", "tool": "search", "args": {"q": "..."}, "deps": []},
+ *              {"id": "t2", "tool": "summarise", "args": {"text": "$t1"}, "deps": ["t1"]}]}
+ * "$t1" is t1's whole output and "${t1.a.0}" a value inside it (keeping its JSON type; inside a
+ * longer string, its text); a reference makes its task a dependency. The tool "llm" is the model:
+ * {"tool": "llm", "args": {"prompt": "..."}} answers with text. Configuration (every key
+ * optional): {"max_parallel": 8, "failure_policy": "fail_fast" | "skip_dependents" | "continue",
+ * "task_timeout_ms": 60000, "retry": {...}, "circuit_breaker": {...} | false,
+ * "max_plan_attempts": 3, "max_replans": 1, "journal": "runs.sqlite", "instructions": "...",
+ * "max_output_bytes": 65536}. Run options may be NULL or {"timeout_ms": N, "run_id": "..."}: with
+ * a journal, a run id the journal knows resumes that run (finished tasks are not run again;
+ * tasks that were running run again only when their tool is idempotent, else they are
+ * "interrupted"). A run's result:
+ *   {"run_id", "status": "succeeded" | "failed" | "cancelled" | "invalid", "answer"?,
+ *    "error"?: {"code", "message"}, "tasks": [{"id", "tool", "status": "done" | "failed" |
+ *    "skipped" | "cancelled" | "interrupted" | "pending", "output", "error"?, "attempts",
+ *    "started_us", "finished_us", "duration_us", "reloaded"?}], "plans": [...], "replans",
+ *    "usage", "duration_us"}.
+ * A plan that fails validation is a result with status "invalid" and every problem in
+ * error.message ("t3: unknown tool \"serch\"", "the dependencies form a cycle: a -> b -> a"). */
+typedef struct keel_planner keel_planner;
+
+/* Creates a planner. `model` may be NULL (host plans without llm tasks); `tools` may be NULL
+ * (then only llm tasks). Both are copied or shared: the handles may be freed afterwards. */
+KEEL_API keel_status keel_planner_new(const char* config_json, keel_model* model,
+                                      const keel_toolset* tools, keel_planner** out,
+                                      keel_error** err);
+/* Frees a planner. Accepts NULL. Runs in flight go on; the event callback is removed first. */
+KEEL_API void keel_planner_free(keel_planner* planner);
+/* *issues_json receives a JSON array of {"task", "problem"} ([] for a valid plan). A plan that
+ * is not even shaped like one is KEEL_INVALID_ARGUMENT naming the place ("tasks[2].id"). */
+KEEL_API keel_status keel_planner_validate(const keel_planner* planner, const char* plan_json,
+                                           char** issues_json, keel_error** err);
+/* Asks the model for a plan for `goal` (re-asking with the problems, up to max_plan_attempts):
+ * *plan_json receives it. KEEL_PARSE with the last problems when no valid plan came. */
+KEEL_API keel_status keel_planner_plan(const keel_planner* planner, const char* goal,
+                                       const char* options_json, char** plan_json,
+                                       keel_error** err);
+/* Runs a plan (blocking); *result_json receives the result. With a journal and a known run_id,
+ * `plan_json` may be NULL (the journal has the plan). */
+KEEL_API keel_status keel_planner_run(const keel_planner* planner, const char* plan_json,
+                                      const char* options_json, char** result_json,
+                                      keel_error** err);
+/* Plans `goal`, runs the plan and has the model answer from the results ("answer"), re-planning
+ * when it asks (up to max_replans). Blocking. */
+KEEL_API keel_status keel_planner_solve(const keel_planner* planner, const char* goal,
+                                        const char* options_json, char** result_json,
+                                        keel_error** err);
+/* The asynchronous forms: `done` runs once on a keel thread with KEEL_OK and the result JSON
+ * (never when this returns an error status); keel_call_cancel stops the run. `goal` NULL runs
+ * `plan_json`; otherwise the goal is solved. */
+KEEL_API keel_status keel_planner_start(const keel_planner* planner, const char* goal,
+                                        const char* plan_json, const char* options_json,
+                                        keel_done_fn done, void* user_data, keel_call** call,
+                                        keel_error** err);
+/* Receives "plan.task" (id, tool, state: queued | started | finished | failed | skipped |
+ * cancelled | interrupted), "plan.run" events; NULL removes it. */
+KEEL_API keel_status keel_planner_set_event_callback(keel_planner* planner, keel_event_fn callback,
+                                                     void* user_data, keel_error** err);
+
 #ifdef __cplusplus
 }
 #endif
