@@ -32,6 +32,9 @@ void add_chat(CLI::App& app, int& status);
 /// Registers `keel agent`.
 void add_agent(CLI::App& app, int& status);
 
+/// Registers `keel plan`.
+void add_plan(CLI::App& app, int& status);
+
 /// Registers `keel route` with its `fit` and `eval` subcommands.
 void add_route(CLI::App& app, int& status);
 

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   add_scan(app, status);
   add_chat(app, status);
   add_agent(app, status);
+  add_plan(app, status);
   add_route(app, status);
   add_kb(app, status);
 
