@@ -49,6 +49,12 @@ struct KEEL_API RetryPolicy {
                                   std::mt19937_64& random) const;
 };
 
+namespace detail {
+/// This thread's random generator for retry jitter (seeded once per thread: seeding one per
+/// call from std::random_device cost more than the calls it guarded).
+KEEL_API std::mt19937_64& thread_random() noexcept;
+}  // namespace detail
+
 /// A budget of retries shared by many calls, so a failing dependency is not hammered by every
 /// caller's retries at once (Finagle's and gRPC's retry budget): each call deposits `ratio`
 /// tokens, each retry withdraws one; `min_retries_per_second` are always allowed.

@@ -67,8 +67,7 @@ class ResilientRun : public std::enable_shared_from_this<ResilientRun<T>> {
         cancel_(std::move(cancel)),
         attempt_(std::move(attempt)),
         done_(std::move(done)),
-        events_(std::move(events)),
-        random_(std::random_device{}()) {}
+        events_(std::move(events)) {}
 
   void start() {
     Stretch stretch;
@@ -233,7 +232,7 @@ class ResilientRun : public std::enable_shared_from_this<ResilientRun<T>> {
       const long long retry_after = error.details().retry_after_ms;
       const bool wait_too_long = policy.honour_retry_after && retry_after >= 0 &&
                                  retry_after > policy.max_retry_after.count();
-      if (!wait_too_long) wait = policy.delay(failed, previous_wait_, error, random_);
+      if (!wait_too_long) wait = policy.delay(failed, previous_wait_, error, detail::thread_random());
       const bool past_deadline = deadline_.is_set() && Clock::now() + wait >= deadline_.time();
       // The budget is asked last, so a retry that will not be made takes no token.
       if (wait_too_long || past_deadline || (budget_ && !budget_->try_withdraw())) {
@@ -329,7 +328,6 @@ class ResilientRun : public std::enable_shared_from_this<ResilientRun<T>> {
 
   std::atomic<bool> finished_{false};
   std::mutex mutex_;  // guards everything below
-  std::mt19937_64 random_;
   int busy_ = 0;      // stretches running
   int attempts_ = 0;  // attempts started
   int current_ = 0;   // the attempt in flight (0: none)

@@ -8,6 +8,12 @@
 
 namespace keel {
 
+std::mt19937_64& detail::thread_random() noexcept {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return random;
+}
+
+
 using std::chrono::milliseconds;
 
 // ---- backoff --------------------------------------------------------------------------------
