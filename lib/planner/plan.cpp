@@ -253,16 +253,17 @@ std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools
   for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
     for (auto& issue : planner::check_task(plan, i, tools, known)) issues.push_back(std::move(issue));
   }
-  if (!issues.empty()) return issues;
-
-  // Kahn's algorithm: what cannot be ordered is on a cycle or behind one.
+  // Kahn's algorithm: what cannot be ordered is on a cycle or behind one. (Edges to tasks that
+  // do not exist were reported above and are left out.)
   std::size_t n = plan.tasks.size();
   std::vector<std::vector<std::size_t>> dependents(n);
   std::vector<std::size_t> waiting(n, 0);
   std::vector<std::vector<std::size_t>> needs(n);
   for (std::size_t i = 0; i < n; ++i) {
     for (const auto& d : plan.dependencies(i)) {
-      std::size_t j = seen.at(d);
+      auto found = seen.find(d);
+      if (found == seen.end() || found->second == i) continue;
+      std::size_t j = found->second;
       dependents[j].push_back(i);
       needs[i].push_back(j);
       ++waiting[i];
