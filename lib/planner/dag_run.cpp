@@ -24,10 +24,10 @@ struct TaskCall {
   Usage usage;  // llm tasks
 };
 
-class DagRun : public std::enable_shared_from_this<DagRun> {
+class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> {
  public:
   DagRun(std::shared_ptr<const Planner::Impl> planner, Plan plan, std::size_t seq, std::string run_id,
-         Deadline deadline, CancellationToken cancel, std::function<void(DagResult)> done)
+         Deadline deadline, CancellationToken cancel, std::function<void(DagResult)> done, bool open = false)
       : planner_(std::move(planner)),
         plan_(std::move(plan)),
         seq_(seq),
@@ -35,7 +35,8 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
         deadline_(deadline),
         caller_(std::move(cancel)),
         done_(std::move(done)),
-        started_(Clock::now()) {}
+        started_(Clock::now()),
+        open_(open) {}
 
   void start(const std::map<std::string, Journal::Task>& previous) {
     Actions actions;
@@ -91,7 +92,7 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
         if (!nodes_[i].settled && nodes_[i].waiting == 0 && !nodes_[i].queued) queue(i, actions);
       }
       launch(actions);
-      if (settled_ == n && running_ == 0) finish(actions);
+      maybe_finish(actions);
     }
     run(actions);
     if (is_finished()) return;
@@ -354,18 +355,79 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
         failed(i, actions);
       }
       launch(actions);
-      if (settled_ == nodes_.size() && running_ == 0) finish(actions);
+      maybe_finish(actions);
     }
     run(actions);
   }
 
+ public:
+  // ---- a plan that is still arriving (StreamingDag) ----------------------------------------
+
+  void add(PlanTask task) override {
+    Actions actions;
+    {
+      std::lock_guard lock(mutex_);
+      if (finished_ || !open_) return;
+      std::size_t i = plan_.tasks.size();
+      plan_.tasks.push_back(std::move(task));
+      nodes_.emplace_back();
+      outcomes_.emplace_back();
+      outcomes_[i].id = plan_.tasks[i].id;
+      outcomes_[i].tool = plan_.tasks[i].tool;
+      index_.emplace(plan_.tasks[i].id, i);
+      std::optional<std::size_t> failed_dependency;
+      for (const auto& d : plan_.dependencies(i)) {
+        auto it = index_.find(d);
+        if (it == index_.end() || it->second == i) continue;  // checked before it was added
+        std::size_t j = it->second;
+        if (!nodes_[j].settled) {
+          nodes_[j].dependents.push_back(i);
+          ++nodes_[i].waiting;
+        } else if (outcomes_[j].status != "done" && planner_->config.failure_policy != FailurePolicy::continue_all) {
+          failed_dependency = j;
+        }
+      }
+      if (stopping_) {
+        outcomes_[i].status = "cancelled";
+        outcomes_[i].error = std::string("not started: ") + (stop_error_ ? stop_error_->what() : "stopped");
+        settle(i);
+        emit_task(i, "cancelled", actions);
+      } else if (failed_dependency) {
+        outcomes_[i].status = "skipped";
+        outcomes_[i].error = "needs " + outcomes_[*failed_dependency].id + ", which did not finish";
+        settle(i);
+        emit_task(i, "skipped", actions);
+      } else if (nodes_[i].waiting == 0) {
+        queue(i, actions);
+        launch(actions);
+      }
+    }
+    run(actions);
+  }
+
+  void close() override {
+    Actions actions;
+    {
+      std::lock_guard lock(mutex_);
+      open_ = false;
+      if (!finished_) maybe_finish(actions);
+    }
+    run(actions);
+  }
+
+  void abort(Error error) override {
+    stop("failed", std::move(error));
+    close();
+  }
+
+ private:
   void stop(const std::string& status, Error error) {
     Actions actions;
     {
       std::lock_guard lock(mutex_);
       if (finished_ || stopping_) return;
       stop_locked(status, std::move(error), actions);
-      if (settled_ == nodes_.size() && running_ == 0) finish(actions);
+      maybe_finish(actions);
     }
     run(actions);
   }
@@ -386,6 +448,10 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
     }
     ready_.clear();
     actions.push_back([source = stop_]() mutable { source.cancel(); });
+  }
+
+  void maybe_finish(Actions& actions) {
+    if (!open_ && settled_ == nodes_.size() && running_ == 0) finish(actions);
   }
 
   void finish(Actions& actions) {
@@ -429,7 +495,8 @@ class DagRun : public std::enable_shared_from_this<DagRun> {
   bool stopping_ = false;
   std::string stop_status_;
   std::optional<Error> stop_error_;
-  std::unordered_map<std::string_view, std::size_t> index_;
+  bool open_ = false;  // a streamed plan: more tasks may come
+  std::map<std::string, std::size_t, std::less<>> index_;
   std::vector<Node> nodes_;
   std::vector<TaskOutcome> outcomes_;
   std::map<std::string, Json, std::less<>> outputs_;
@@ -450,6 +517,15 @@ void run_dag(std::shared_ptr<const Planner::Impl> planner, Plan plan, std::size_
   auto run = std::make_shared<DagRun>(std::move(planner), std::move(plan), seq, std::move(run_id), deadline,
                                       std::move(cancel), std::move(done));
   run->start(previous);
+}
+
+std::shared_ptr<StreamingDag> start_streaming_dag(std::shared_ptr<const Planner::Impl> planner, std::string run_id,
+                                                  Deadline deadline, CancellationToken cancel,
+                                                  std::function<void(DagResult)> done) {
+  auto run = std::make_shared<DagRun>(std::move(planner), Plan{}, 0, std::move(run_id), deadline, std::move(cancel),
+                                      std::move(done), true);
+  run->start({});
+  return run;
 }
 
 std::string cut_text(std::string text, std::size_t limit) {

@@ -1,6 +1,8 @@
 // The planner: prompts, asking the model for a plan (re-asking with the validation errors),
 // running plans, the joiner and re-planning, and the journal for durable runs.
+#include <algorithm>
 #include <future>
+#include <set>
 #include <random>
 
 #include "planner/plan_check.hpp"
@@ -56,6 +58,57 @@ std::string results_text(const Plan& plan, const std::vector<TaskOutcome>& outco
 }
 
 }  // namespace
+
+namespace planner {
+
+std::vector<Json> TaskStream::feed(std::string_view piece) {
+  std::vector<Json> tasks;
+  buffer_.append(piece);
+  for (; scanned_ < buffer_.size(); ++scanned_) {
+    char c = buffer_[scanned_];
+    if (in_string_) {
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+        if (depth_ == 1) last_key_ = buffer_.substr(string_start_, scanned_ - string_start_);
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string_ = true;
+        string_start_ = scanned_ + 1;
+        break;
+      case '{':
+        if (in_tasks_ && depth_ == 2) object_start_ = scanned_;
+        ++depth_;
+        break;
+      case '}':
+        --depth_;
+        if (in_tasks_ && depth_ == 2) {
+          Json task = Json::parse(buffer_.substr(object_start_, scanned_ - object_start_ + 1), nullptr, false);
+          if (!task.is_discarded()) tasks.push_back(std::move(task));
+        }
+        break;
+      case '[':
+        ++depth_;
+        if (depth_ == 2 && last_key_ == "tasks") in_tasks_ = true;
+        break;
+      case ']':
+        --depth_;
+        if (depth_ == 1) in_tasks_ = false;
+        break;
+      default:
+        break;
+    }
+  }
+  return tasks;
+}
+
+}  // namespace planner
 
 Planner::Planner(PlannerConfig config, std::shared_ptr<ChatModel> model, ToolRegistry tools)
     : impl_(std::make_shared<Impl>()) {
@@ -123,7 +176,19 @@ class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
     messages_.push_back(Message::user(std::move(prompt)));
   }
 
+  /// Continues after an answer that did not give a valid plan (a streamed one): the model sees
+  /// it and the problems, and it counts as an attempt.
+  void after_invalid(std::string answer, const std::vector<PlanIssue>& issues) {
+    ++attempts_;
+    messages_.push_back(Message::assistant(std::move(answer)));
+    messages_.push_back(Message::user("That plan cannot run:" + join_issues(issues) +
+                                      "\nAnswer with the corrected plan, as one JSON object."));
+  }
+
   void ask() {
+    if (attempts_ >= impl_->config.max_plan_attempts) {
+      return done_(Error(Errc::parse, "no valid plan after " + std::to_string(attempts_) + " answers"), usage_);
+    }
     ++attempts_;
     ChatRequest request;
     request.messages = messages_;
@@ -280,12 +345,194 @@ class Solve : public std::enable_shared_from_this<Solve> {
         return run_plan(stored->plans.back(), std::move(stored->tasks));
       }
       impl_->journal->begin_run(result_.run_id, goal_);
+      // A journalled run records its whole plan before any task runs, so that a resumed run
+      // knows every task: it does not start tasks while the plan streams in.
+      return ask_for_plan(planner_.planning_prompt(goal_));
     }
-    ask_for_plan(planner_.planning_prompt(goal_));
+    ask_streaming(planner_.planning_prompt(goal_));
   }
 
  private:
-  void ask_for_plan(std::string prompt) {
+  // The plan streams in: each task starts as soon as it has arrived, is valid on its own and its
+  // dependencies are done. When the whole answer turns out invalid, what runs is stopped and the
+  // model is asked again (without streaming) with the problems.
+  void ask_streaming(std::string prompt) {
+    auto self = shared_from_this();
+    stream_ = std::make_shared<Streamed>();
+    stream_->prompt = prompt;
+    stream_->dag = planner::start_streaming_dag(impl_, result_.run_id, options_.deadline, options_.cancel,
+                                                [self](planner::DagResult dag) { self->on_streamed_dag(std::move(dag)); });
+    ChatRequest request;
+    request.messages.push_back(Message::user(std::move(prompt)));
+    request.json_response = true;
+    CallOptions options;
+    options.deadline = options_.deadline;
+    options.cancel = options_.cancel;
+    options.on_delta = [self, stream = stream_](const StreamDelta& delta) {
+      if (delta.kind != StreamDelta::Kind::text) return;
+      self->on_plan_piece(*stream, delta.text);
+    };
+    impl_->model->chat_async(std::move(request), std::move(options),
+                             [self](Result<ChatResponse> r) { self->on_streamed_answer(std::move(r)); });
+  }
+
+  struct Streamed {
+    std::mutex mutex;
+    std::string prompt;
+    planner::TaskStream scanner;
+    Plan arrived;  // the tasks started so far, in order
+    bool broken = false;
+    std::shared_ptr<planner::StreamingDag> dag;
+    // Set when the answer was invalid: the re-ask to make once the stopped run has ended.
+    std::string invalid_answer;
+    std::vector<PlanIssue> issues;
+    std::optional<Error> failure;
+    std::optional<Plan> plan;  // the whole plan, once valid
+  };
+
+  // Adds `task` to the streamed plan when it is valid given the tasks before it.
+  bool admit(Streamed& stream, const Json& task_json) {
+    Plan one;
+    try {
+      one = Plan::from_json(Json{{"tasks", Json::array({task_json})}});
+    } catch (const Error&) {
+      return false;
+    }
+    PlanTask& task = one.tasks[0];
+    if (stream.arrived.find(task.id) >= 0) return false;
+    stream.arrived.tasks.push_back(task);
+    auto known = [&](std::string_view id) {
+      auto at = stream.arrived.find(id);
+      return at >= 0 && static_cast<std::size_t>(at) + 1 < stream.arrived.tasks.size();
+    };
+    auto issues = planner::check_task(stream.arrived, stream.arrived.tasks.size() - 1, impl_->tools, known);
+    if (task.tool == "llm" && !impl_->model) issues.push_back({task.id, "no model"});
+    if (!issues.empty()) {
+      stream.arrived.tasks.pop_back();
+      return false;
+    }
+    return true;
+  }
+
+  void on_plan_piece(Streamed& stream, const std::string& piece) {
+    std::vector<PlanTask> start;
+    {
+      std::lock_guard lock(stream.mutex);
+      if (stream.broken) return;
+      for (const auto& task : stream.scanner.feed(piece)) {
+        if (!admit(stream, task)) {
+          stream.broken = true;  // the rest waits for the whole answer
+          break;
+        }
+        start.push_back(stream.arrived.tasks.back());
+      }
+    }
+    for (auto& task : start) stream.dag->add(std::move(task));
+  }
+
+  void on_streamed_answer(Result<ChatResponse> answer) {
+    auto stream = stream_;
+    if (!answer.ok()) {
+      {
+        std::lock_guard lock(stream->mutex);
+        stream->failure = answer.error();
+      }
+      return stream->dag->abort(answer.error());
+    }
+    result_.usage += answer.value().usage;
+    const std::string& text = answer.value().message.content;
+    std::vector<PlanIssue> issues;
+    std::optional<Plan> plan;
+    try {
+      plan = Plan::from_json(json_in(text));
+      issues = planner_.validate(*plan);
+    } catch (const Error& e) {
+      issues.push_back({"", e.what()});
+    }
+    std::vector<PlanTask> rest;
+    {
+      std::lock_guard lock(stream->mutex);
+      if (issues.empty()) {
+        // Every started task must be the plan's own, unchanged (the stream is the answer).
+        for (const auto& started : stream->arrived.tasks) {
+          auto at = plan->find(started.id);
+          if (at < 0 || plan->tasks[static_cast<std::size_t>(at)].to_json() != started.to_json()) {
+            issues.push_back({started.id, "differs from the task that started while the answer streamed"});
+          }
+        }
+      }
+      if (issues.empty()) {
+        for (const auto& task : plan->tasks) {
+          if (stream->arrived.find(task.id) < 0) rest.push_back(task);
+        }
+        stream->plan = plan;
+        result_.plans.push_back(*plan);
+      } else {
+        stream->invalid_answer = text;
+        stream->issues = issues;
+      }
+    }
+    if (!issues.empty()) return stream->dag->abort(Error(Errc::parse, "the plan cannot run:" + join_issues(issues)));
+    // Tasks the scanner did not see (a plan with an unusual layout): their dependencies are all
+    // in the plan now, but a task may need one listed after it, so add them in a valid order.
+    add_in_order(*stream, std::move(rest));
+    stream->dag->close();
+  }
+
+  void add_in_order(Streamed& stream, std::vector<PlanTask> rest) {
+    std::set<std::string> added;
+    for (const auto& t : stream.arrived.tasks) added.insert(t.id);
+    Plan whole = *stream.plan;
+    while (!rest.empty()) {
+      bool progress = false;
+      for (auto it = rest.begin(); it != rest.end();) {
+        auto deps = whole.dependencies(static_cast<std::size_t>(whole.find(it->id)));
+        bool ready = std::all_of(deps.begin(), deps.end(), [&](const std::string& d) { return added.count(d) > 0; });
+        if (ready) {
+          added.insert(it->id);
+          stream.dag->add(*it);
+          it = rest.erase(it);
+          progress = true;
+        } else {
+          ++it;
+        }
+      }
+      if (!progress) break;  // cannot happen for a valid plan (no cycles)
+    }
+  }
+
+  void on_streamed_dag(planner::DagResult dag) {
+    auto stream = stream_;
+    std::unique_lock lock(stream->mutex);
+    if (stream->failure) {
+      lock.unlock();
+      return finish_with(*stream->failure, "failed");
+    }
+    if (!stream->plan) {
+      // The answer was invalid: ask again, showing it and its problems.
+      auto answer = stream->invalid_answer;
+      auto issues = stream->issues;
+      auto prompt = stream->prompt;
+      lock.unlock();
+      return ask_for_plan(std::move(prompt), std::move(answer), std::move(issues));
+    }
+    Plan plan = *stream->plan;
+    lock.unlock();
+    result_.tasks = std::move(dag.tasks);
+    // The streamed run lists tasks in the order they arrived; report them in plan order.
+    std::sort(result_.tasks.begin(), result_.tasks.end(), [&](const TaskOutcome& a, const TaskOutcome& b) {
+      return plan.find(a.id) < plan.find(b.id);
+    });
+    result_.usage += dag.usage;
+    result_.status = dag.status;
+    result_.error = std::move(dag.error);
+    if (result_.status == "cancelled") return finish();
+    join(plan);
+  }
+
+  std::shared_ptr<Streamed> stream_;
+
+  void ask_for_plan(std::string prompt, std::string invalid_answer = {}, std::vector<PlanIssue> issues = {}) {
     CallOptions options;
     options.deadline = options_.deadline;
     options.cancel = options_.cancel;
@@ -301,6 +548,7 @@ class Solve : public std::enable_shared_from_this<Solve> {
                                                    }
                                                    self->run_plan(std::move(plan.value()), {});
                                                  });
+    if (!invalid_answer.empty()) request->after_invalid(std::move(invalid_answer), issues);
     request->ask();
   }
 

@@ -12,6 +12,7 @@
 
 #include "keel/planner.hpp"
 #include "planner/journal.hpp"
+#include "test_endpoint.hpp"
 
 using namespace keel;
 using namespace std::chrono_literals;
@@ -32,7 +33,9 @@ ToolSpec spec(std::string name, Json parameters = Json{{"type", "object"}}) {
 struct Bench {
   std::mutex mutex;
   std::vector<std::pair<std::string, Json>> calls;
-  std::atomic<int> running{0};
+  // Shared with the timers of sleeper(), which may fire after a test has ended.
+  std::shared_ptr<std::atomic<int>> running_now = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int>& running = *running_now;
   std::atomic<int> peak{0};
 
   void record(const std::string& tool, const Json& args) {
@@ -61,8 +64,8 @@ struct Bench {
       int seen = peak.load();
       while (now > seen && !peak.compare_exchange_weak(seen, now)) {
       }
-      Executor::shared().after(delay, [this, done, value](bool) {
-        --running;
+      Executor::shared().after(delay, [running = running_now, done, value](bool) {
+        --*running;
         done(value);
       });
     });
@@ -473,4 +476,42 @@ TEST_CASE("a run resumes from its journal: finished tasks are reloaded, started 
   CHECK(third.task("t5")->reloaded);
   CHECK(bench.count("charge") == 0);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a streamed plan: tasks start as they arrive; a bad one stops it and the model is asked again") {
+  using keel::testing::Reply;
+  Bench bench;
+  ToolRegistry tools;
+  tools.add(bench.sleeper("work", 50ms, Json{{"ok", true}}));
+  SUBCASE("tasks start before the answer is complete") {
+    keel::testing::TestEndpoint endpoint(
+        {Reply::openai_stream_text({R"({"tasks": [{"id": "t1", "tool": "work", "args": {}},)",
+                                    R"( {"id": "t2", "tool": "work", "args": {"after": "${t1.ok}"}}]})"})
+             .with_sse_interval(400ms),
+         Reply::openai_text(R"({"answer": "both ran"})")});
+    auto model = make_chat_model({{"provider", "openai"}, {"base_url", endpoint.base_url() + "/v1"},
+                                  {"model", "m"}, {"api_key", "k"}});
+    Planner planner(quick(), model, tools);
+    auto run = planner.solve("stream it");
+    CHECK(run.status == "succeeded");
+    CHECK(run.answer == "both ran");
+    REQUIRE(run.tasks.size() == 2);
+    CHECK(run.tasks[0].id == "t1");
+    // t1 ran while the rest of the plan was still 400 ms away.
+    CHECK(run.task("t1")->finished_us + 200000 < run.task("t2")->started_us);
+    CHECK(bench.args_of("work").is_object());
+  }
+  SUBCASE("an invalid task stops the streamed run; the re-asked plan runs") {
+    auto model = std::make_shared<ScriptedModel>(std::vector<Json>{
+        {{"content", R"({"tasks": [{"id": "t1", "tool": "work"}, {"id": "t2", "tool": "nope"}]})"}},
+        {{"content", R"({"tasks": [{"id": "t1", "tool": "work"}]})"}},
+        {{"content", R"({"answer": "fine"})"}}});
+    Planner planner(quick(), model, tools);
+    auto run = planner.solve("go");
+    CHECK(run.answer == "fine");
+    CHECK(run.status == "succeeded");
+    auto requests = model->requests();
+    REQUIRE(requests.size() == 3);
+    CHECK(requests[1].messages.back().content.find("t2: unknown tool \"nope\"") != std::string::npos);
+  }
 }
