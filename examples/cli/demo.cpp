@@ -12,6 +12,7 @@
 #include "keel/firewall.hpp"
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
+#include "keel/planner.hpp"
 #include "keel/router.hpp"
 #include "demo_data.hpp"
 
@@ -181,6 +182,40 @@ Json tour_router() {
 }
 
 
+Json tour_planner() {
+  // A host plan of local tools: three stock checks at once (each answers after 80 ms without
+  // holding a thread), then a total that needs all three.
+  ToolRegistry tools;
+  auto stock = [](int units) {
+    return [units](Json args, ToolContext, Callback<Json> done) {
+      Executor::shared().after(std::chrono::milliseconds(80), [done, args, units](bool) {
+        done(Json{{"warehouse", args["warehouse"]}, {"units", units}});
+      });
+    };
+  };
+  tools.add(Tool::asynchronous({"stock_lyon", "Units in stock at Lyon", {{"type", "object"}}}, stock(12)));
+  tools.add(Tool::asynchronous({"stock_porto", "Units in stock at Porto", {{"type", "object"}}}, stock(7)));
+  tools.add(Tool::asynchronous({"stock_gdansk", "Units in stock at Gdansk", {{"type", "object"}}}, stock(30)));
+  tools.add(Tool({"total", "Adds up units", {{"type", "object"}}}, [](const Json& args, const ToolContext&) {
+    int sum = 0;
+    for (const auto& part : args["parts"]) sum += part.get<int>();
+    return Json{{"units", sum}};
+  }));
+  Planner planner(PlannerConfig{}, nullptr, tools);
+  Json plan_json = Json::parse(R"({"tasks": [
+      {"id": "lyon", "tool": "stock_lyon", "args": {"warehouse": "Lyon"}},
+      {"id": "porto", "tool": "stock_porto", "args": {"warehouse": "Porto"}},
+      {"id": "gdansk", "tool": "stock_gdansk", "args": {"warehouse": "Gdansk"}},
+      {"id": "sum", "tool": "total", "args": {"parts": ["${lyon.units}", "${porto.units}", "${gdansk.units}"]}}]})");
+  PlanRun run = planner.run(Plan::from_json(plan_json));
+  Json tasks = Json::array();
+  for (const auto& t : run.tasks) {
+    tasks.push_back({{"id", t.id}, {"status", t.status}, {"started_us", t.started_us}, {"duration_us", t.duration_us}});
+  }
+  return {{"status", run.status}, {"total", run.task("sum")->output["units"]}, {"tasks", tasks},
+          {"run_us", run.duration_us}};
+}
+
 Json tour_agent() {
   // The model is a scripted test double (the demo runs offline): it asks for two tools at once,
   // then answers from their results. The tools run in process; one of them returns a web page
@@ -233,6 +268,7 @@ void add_demo(CLI::App& app, int& status) {
     report["firewall"] = tour_firewall();
     report["router"] = tour_router();
     report["knowledge"] = tour_knowledge();
+    report["planner"] = tour_planner();
     report["agent"] = tour_agent();
     if (as_json) {
       print_json(report);
@@ -288,6 +324,15 @@ void add_demo(CLI::App& app, int& status) {
         std::printf("  %-7s %s\n    -> %s, %.0f us\n", search["mode"].get<std::string>().c_str(), what.c_str(),
                     hits.c_str(), search["us"].get<double>());
       }
+      const Json& pl = report["planner"];
+      std::printf("\nplanner (a host plan of local tools: three stock checks of 80 ms each at once, then a total)\n");
+      for (const auto& t : pl["tasks"]) {
+        std::printf("  %-7s %s, started at %5.1f ms, took %5.1f ms\n", t["id"].get<std::string>().c_str(),
+                    t["status"].get<std::string>().c_str(), t["started_us"].get<double>() / 1000.0,
+                    t["duration_us"].get<double>() / 1000.0);
+      }
+      std::printf("  -> %s: %d units in %.1f ms (one after the other: 240 ms and more)\n",
+                  pl["status"].get<std::string>().c_str(), pl["total"].get<int>(), pl["run_us"].get<double>() / 1000.0);
       const Json& ag = report["agent"];
       std::printf("\nagent (the model is a scripted test double: this demo runs offline; tools run in\n"
                   "process, screened by the firewall)\n");

@@ -97,6 +97,10 @@ void ProviderModel::chat_async(ChatRequest request, CallOptions options,
     std::unique_ptr<SseParser> parser;
     std::optional<Error> stream_error;
     std::function<void(const StreamDelta&)> on_delta;
+    // Some OpenAI-compatible servers ignore "stream": they answer with one JSON body. Until an
+    // event arrives the bytes are kept (up to a limit) so that body can be read as an answer.
+    bool saw_event = false;
+    std::string unstreamed;
   };
   auto call = std::make_shared<Call>();
   const bool streaming = static_cast<bool>(options.on_delta);
@@ -131,6 +135,10 @@ void ProviderModel::chat_async(ChatRequest request, CallOptions options,
     // shared_ptr would make a cycle and leak every streamed call.
     Call* raw = call.get();
     call->parser = std::make_unique<SseParser>([raw](const SseEvent& event) {
+      if (!raw->saw_event) {
+        raw->saw_event = true;
+        std::string().swap(raw->unstreamed);
+      }
       if (auto error = raw->stream->on_event(event, raw->on_delta)) {
         raw->stream_error = std::move(error);
         return false;
@@ -138,6 +146,7 @@ void ProviderModel::chat_async(ChatRequest request, CallOptions options,
       return true;
     });
     on_body = [call](std::string_view chunk) {
+      if (!call->saw_event && call->unstreamed.size() + chunk.size() <= (8u << 20)) call->unstreamed.append(chunk);
       if (call->parser->feed(chunk)) return true;
       if (call->parser->overflowed()) {
         call->stream_error = Error(Errc::limit_exceeded, "a streamed event exceeded 8 MiB");
@@ -173,6 +182,21 @@ void ProviderModel::chat_async(ChatRequest request, CallOptions options,
               if (call->stream_error) {
                 done(std::move(*call->stream_error));
                 return;
+              }
+              if (!call->saw_event && !call->unstreamed.empty()) {
+                // No event at all: a server that answered in one JSON body after all.
+                Json body = Json::parse(call->unstreamed, nullptr, false);
+                if (body.is_object()) {
+                  auto answer = capture([&] { return parse_response(body); });
+                  if (answer.ok() && !answer.value().message.content.empty() && call->on_delta) {
+                    StreamDelta whole;
+                    whole.kind = StreamDelta::Kind::text;
+                    whole.text = answer.value().message.content;
+                    call->on_delta(whole);
+                  }
+                  done(std::move(answer));
+                  return;
+                }
               }
               done(call->stream->finish());
             });

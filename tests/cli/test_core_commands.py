@@ -51,6 +51,11 @@ def test_demo_runs_offline_and_reports_timings(cli):
     assert searches["vector"][0] == "late-delivery"
     assert searches["graph"][:2] == ["lost-parcel", "refund-policy"]
     assert searches["hybrid"][0] in ("late-delivery", "lost-parcel")
+    # The planner tour runs three tools at once, then their total.
+    planner = report["planner"]
+    assert planner["status"] == "succeeded" and planner["total"] == 49
+    starts = {t["id"]: t["started_us"] for t in planner["tasks"]}
+    assert max(starts["lyon"], starts["porto"], starts["gdansk"]) < 60000 < starts["sum"]
     # The agent tour runs two tools at once; the firewall withholds the injected page.
     agent = report["agent"]
     assert agent["stop_reason"] == "final" and agent["turns"] == 2

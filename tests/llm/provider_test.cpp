@@ -432,3 +432,17 @@ TEST_CASE("openai embeddings are batched and their dimension checked") {
     CHECK(std::string(e.what()).find("have 2 dimensions, expected 3") != std::string::npos);
   }
 }
+
+TEST_CASE("a server that ignores stream and answers with one JSON body still answers") {
+  for (std::string provider : {"openai", "anthropic"}) {
+    CAPTURE(provider);
+    TestEndpoint endpoint({provider == "openai" ? Reply::openai_text("whole answer") : Reply::anthropic_text("whole answer")});
+    auto model = model_on(endpoint, provider);
+    std::vector<std::string> pieces;
+    CallOptions options;
+    options.on_delta = [&](const StreamDelta& d) { pieces.push_back(d.text); };
+    auto response = model->chat(ask("hi"), options);
+    CHECK(response.message.content == "whole answer");
+    CHECK(pieces == std::vector<std::string>{"whole answer"});
+  }
+}
