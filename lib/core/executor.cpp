@@ -258,7 +258,9 @@ void Executor::post_blocking(std::function<void()> work, std::function<void()> t
   std::lock_guard lock(pool->mutex);
   if (pool->stopping) return;
   pool->queue.emplace_back(std::move(work), std::move(then));
-  if (pool->idle == 0 && pool->threads.size() < pool->limit) {
+  // Threads woken for earlier work still count as idle until they take it: compare with the
+  // queue, or two pieces of work posted back to back would share one thread.
+  if (pool->queue.size() > pool->idle && pool->threads.size() < pool->limit) {
     pool->threads.emplace_back([pool] { detail::BlockingPool::work(pool); });
   } else {
     pool->wake.notify_one();

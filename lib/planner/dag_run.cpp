@@ -462,6 +462,10 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
     if (stopping_) {
       result.status = stop_status_;
       result.error = stop_error_;
+    } else if (deadline_.expired()) {
+      // The run's deadline and a task's own deadline fire together: report the run's.
+      result.status = "failed";
+      result.error = Error(Errc::timeout, "the run's deadline passed");
     } else {
       result.status = "succeeded";
       for (const auto& t : result.tasks) {

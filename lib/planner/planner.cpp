@@ -130,9 +130,11 @@ Planner::Planner(PlannerConfig config, std::shared_ptr<ChatModel> model, ToolReg
 
 Planner::~Planner() = default;
 
-std::vector<PlanIssue> Planner::validate(const Plan& plan) const {
-  auto issues = validate_plan(plan, impl_->tools);
-  if (!impl_->model) {
+namespace planner {
+
+std::vector<PlanIssue> validate(const Planner::Impl& impl, const Plan& plan) {
+  auto issues = validate_plan(plan, impl.tools);
+  if (!impl.model) {
     for (const auto& task : plan.tasks) {
       if (task.tool == "llm") issues.push_back({task.id, "an llm task needs a model, and this planner has none"});
     }
@@ -140,12 +142,12 @@ std::vector<PlanIssue> Planner::validate(const Plan& plan) const {
   return issues;
 }
 
-std::string Planner::planning_prompt(std::string_view goal) const {
+std::string planning_prompt(const Planner::Impl& impl, std::string_view goal) {
   std::string tools;
-  for (const auto& spec : impl_->tools.specs()) {
+  for (const auto& spec : impl.tools.specs()) {
     tools += "- " + spec.name + ": " + spec.description + "\n  parameters: " + dump_json(spec.parameters) + "\n";
   }
-  if (impl_->model) tools += "- llm: the language model writes text. args: {\"prompt\": \"...\"}\n";
+  if (impl.model) tools += "- llm: the language model writes text. args: {\"prompt\": \"...\"}\n";
   std::string prompt =
       "Plan how to reach the goal below with the tools listed. Answer with one JSON object and "
       "nothing else:\n"
@@ -160,19 +162,40 @@ std::string Planner::planning_prompt(std::string_view goal) const {
       "run at the same time.\n"
       "- No cycles. Use as few tasks as the goal needs.\n"
       "Tools:\n" + tools;
-  if (!impl_->config.instructions.empty()) prompt += "Instructions:\n" + impl_->config.instructions + "\n";
+  if (!impl.config.instructions.empty()) prompt += "Instructions:\n" + impl.config.instructions + "\n";
   prompt += "Goal: " + std::string(goal);
   return prompt;
 }
+
+void emit_model_call(const Planner::Impl& impl, std::string_view stage, std::chrono::steady_clock::time_point started,
+                     const Result<ChatResponse>& answer) {
+  if (!impl.events) return;
+  Json event = make_event("plan.model_call", std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - started).count());
+  event["stage"] = stage;
+  if (answer.ok()) {
+    event["input_tokens"] = answer.value().usage.input_tokens;
+    event["output_tokens"] = answer.value().usage.output_tokens;
+  } else {
+    event["error"] = to_string(answer.error().code());
+  }
+  emit(impl.events, event);
+}
+
+}  // namespace planner
+
+std::vector<PlanIssue> Planner::validate(const Plan& plan) const { return planner::validate(*impl_, plan); }
+
+std::string Planner::planning_prompt(std::string_view goal) const { return planner::planning_prompt(*impl_, goal); }
 
 namespace {
 
 // Asks for a plan, re-asking with the validation errors; completes once on an executor thread.
 class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
  public:
-  PlanRequest(std::shared_ptr<const Planner::Impl> impl, const Planner& planner, std::string prompt,
-              CallOptions options, std::function<void(Result<Plan>, Usage)> done)
-      : impl_(std::move(impl)), planner_(planner), options_(std::move(options)), done_(std::move(done)) {
+  PlanRequest(std::shared_ptr<const Planner::Impl> impl, std::string prompt, CallOptions options,
+              std::function<void(Result<Plan>, Usage)> done)
+      : impl_(std::move(impl)), options_(std::move(options)), done_(std::move(done)) {
     messages_.push_back(Message::user(std::move(prompt)));
   }
 
@@ -196,9 +219,12 @@ class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
     CallOptions options;
     options.deadline = options_.deadline;
     options.cancel = options_.cancel;
-    Json event = make_event("plan.model_call");
+    auto started = std::chrono::steady_clock::now();
     impl_->model->chat_async(std::move(request), std::move(options),
-                             [self = shared_from_this()](Result<ChatResponse> r) { self->on_answer(std::move(r)); });
+                             [self = shared_from_this(), started](Result<ChatResponse> r) {
+                               planner::emit_model_call(*self->impl_, "plan", started, r);
+                               self->on_answer(std::move(r));
+                             });
   }
 
  private:
@@ -210,7 +236,7 @@ class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
     std::optional<Plan> plan;
     try {
       plan = Plan::from_json(json_in(text));
-      issues = planner_.validate(*plan);
+      issues = planner::validate(*impl_, *plan);
     } catch (const Error& e) {
       issues.push_back({"", e.what()});
     }
@@ -227,7 +253,6 @@ class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
   }
 
   std::shared_ptr<const Planner::Impl> impl_;
-  const Planner& planner_;  // outlived: the Planner's Impl holds nothing back, and runs keep impl_
   CallOptions options_;
   std::function<void(Result<Plan>, Usage)> done_;
   std::vector<Message> messages_;
@@ -243,7 +268,7 @@ Plan Planner::plan(std::string_view goal, CallOptions options) const {
     throw Error(Errc::invalid_argument, "Planner::plan() from an executor thread would wait on itself");
   }
   std::promise<Result<Plan>> promise;
-  auto request = std::make_shared<PlanRequest>(impl_, *this, planning_prompt(goal), std::move(options),
+  auto request = std::make_shared<PlanRequest>(impl_, planning_prompt(goal), std::move(options),
                                                [&promise](Result<Plan> r, Usage) { promise.set_value(std::move(r)); });
   request->ask();
   return promise.get_future().get().value();
@@ -328,9 +353,9 @@ namespace {
 // A goal: plan, run, join; re-plan when the joiner asks (bounded).
 class Solve : public std::enable_shared_from_this<Solve> {
  public:
-  Solve(std::shared_ptr<const Planner::Impl> impl, const Planner& planner, std::string goal,
-        PlanRunOptions options, std::function<void(PlanRun)> done)
-      : impl_(std::move(impl)), planner_(planner), goal_(std::move(goal)), options_(std::move(options)),
+  Solve(std::shared_ptr<const Planner::Impl> impl, std::string goal, PlanRunOptions options,
+        std::function<void(PlanRun)> done)
+      : impl_(std::move(impl)), goal_(std::move(goal)), options_(std::move(options)),
         done_(std::move(done)) {
     result_.run_id = options_.run_id.empty() ? new_run_id() : options_.run_id;
     started_ = std::chrono::steady_clock::now();
@@ -347,9 +372,9 @@ class Solve : public std::enable_shared_from_this<Solve> {
       impl_->journal->begin_run(result_.run_id, goal_);
       // A journalled run records its whole plan before any task runs, so that a resumed run
       // knows every task: it does not start tasks while the plan streams in.
-      return ask_for_plan(planner_.planning_prompt(goal_));
+      return ask_for_plan(planner::planning_prompt(*impl_, goal_));
     }
-    ask_streaming(planner_.planning_prompt(goal_));
+    ask_streaming(planner::planning_prompt(*impl_, goal_));
   }
 
  private:
@@ -372,8 +397,11 @@ class Solve : public std::enable_shared_from_this<Solve> {
       if (delta.kind != StreamDelta::Kind::text) return;
       self->on_plan_piece(*stream, delta.text);
     };
-    impl_->model->chat_async(std::move(request), std::move(options),
-                             [self](Result<ChatResponse> r) { self->on_streamed_answer(std::move(r)); });
+    auto started = std::chrono::steady_clock::now();
+    impl_->model->chat_async(std::move(request), std::move(options), [self, started](Result<ChatResponse> r) {
+      planner::emit_model_call(*self->impl_, "plan", started, r);
+      self->on_streamed_answer(std::move(r));
+    });
   }
 
   struct Streamed {
@@ -445,7 +473,7 @@ class Solve : public std::enable_shared_from_this<Solve> {
     std::optional<Plan> plan;
     try {
       plan = Plan::from_json(json_in(text));
-      issues = planner_.validate(*plan);
+      issues = planner::validate(*impl_, *plan);
     } catch (const Error& e) {
       issues.push_back({"", e.what()});
     }
@@ -536,10 +564,14 @@ class Solve : public std::enable_shared_from_this<Solve> {
     CallOptions options;
     options.deadline = options_.deadline;
     options.cancel = options_.cancel;
-    auto request = std::make_shared<PlanRequest>(impl_, planner_, std::move(prompt), std::move(options),
+    auto request = std::make_shared<PlanRequest>(impl_, std::move(prompt), std::move(options),
                                                  [self = shared_from_this()](Result<Plan> plan, Usage usage) {
                                                    self->result_.usage += usage;
-                                                   if (!plan.ok()) return self->finish_with(plan.error(), "invalid");
+                                                   if (!plan.ok()) {
+                                                     // "invalid" only when the model wrote no valid plan.
+                                                     return self->finish_with(
+                                                         plan.error(), plan.error().code() == Errc::parse ? "invalid" : "failed");
+                                                   }
                                                    self->result_.plans.push_back(plan.value());
                                                    if (self->impl_->journal) {
                                                      self->impl_->journal->add_plan(self->result_.run_id,
@@ -581,14 +613,16 @@ class Solve : public std::enable_shared_from_this<Solve> {
     CallOptions options;
     options.deadline = options_.deadline;
     options.cancel = options_.cancel;
+    auto started = std::chrono::steady_clock::now();
     impl_->model->chat_async(std::move(request), std::move(options),
-                             [self = shared_from_this(), plan, may_replan](Result<ChatResponse> r) {
+                             [self = shared_from_this(), plan, may_replan, started](Result<ChatResponse> r) {
+                               planner::emit_model_call(*self->impl_, "join", started, r);
                                self->on_join(plan, may_replan, std::move(r));
                              });
   }
 
   void on_join(const Plan& plan, bool may_replan, Result<ChatResponse> r) {
-    if (!r.ok()) return finish_with(r.error(), result_.status);
+    if (!r.ok()) return finish_with(r.error(), "failed");  // no answer: the goal is not reached
     result_.usage += r.value().usage;
     const std::string& text = r.value().message.content;
     Json answer = Json::parse(text, nullptr, false);
@@ -602,7 +636,7 @@ class Solve : public std::enable_shared_from_this<Solve> {
     if (answer.is_object() && answer.contains("replan") && may_replan) {
       ++result_.replans;
       std::string why = answer["replan"].is_string() ? answer["replan"].get<std::string>() : dump_json(answer["replan"]);
-      std::string prompt = planner_.planning_prompt(goal_) + "\n\nA previous plan did not reach the goal:\n" +
+      std::string prompt = planner::planning_prompt(*impl_, goal_) + "\n\nA previous plan did not reach the goal:\n" +
                            dump_json(plan.to_json()) + "\nIts results:\n" +
                            results_text(plan, result_.tasks, impl_->config.max_output_bytes) +
                            "What to do differently: " + why + "\nWrite a new plan.";
@@ -643,7 +677,6 @@ class Solve : public std::enable_shared_from_this<Solve> {
   }
 
   std::shared_ptr<const Planner::Impl> impl_;
-  const Planner& planner_;
   std::string goal_;
   PlanRunOptions options_;
   std::function<void(PlanRun)> done_;
@@ -655,7 +688,7 @@ class Solve : public std::enable_shared_from_this<Solve> {
 
 void Planner::solve_async(std::string goal, PlanRunOptions options, std::function<void(PlanRun)> done) const {
   if (!impl_->model) throw Error(Errc::invalid_argument, "planner: solving a goal needs a model");
-  auto solve = std::make_shared<Solve>(impl_, *this, std::move(goal), std::move(options), std::move(done));
+  auto solve = std::make_shared<Solve>(impl_, std::move(goal), std::move(options), std::move(done));
   solve->start();
 }
 

@@ -515,3 +515,65 @@ TEST_CASE("a streamed plan: tasks start as they arrive; a bad one stops it and t
     CHECK(requests[1].messages.back().content.find("t2: unknown tool \"nope\"") != std::string::npos);
   }
 }
+
+TEST_CASE("a planner freed during a solve; deadlines, failed answers and model events reported") {
+  ToolRegistry tools;
+  std::atomic<int> blocking_running{0}, blocking_peak{0};
+  tools.add(Tool(spec("block"), [&](const Json&, const ToolContext&) {
+    int now = ++blocking_running;
+    int seen = blocking_peak.load();
+    while (now > seen && !blocking_peak.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(200ms);
+    --blocking_running;
+    return Json("done");
+  }));
+  SUBCASE("blocking host tools posted together run together") {
+    Planner planner(quick(), nullptr, tools);
+    for (int round = 0; round < 5; ++round) {
+      blocking_peak = 0;
+      auto run = planner.run(plan_of(R"({"tasks": [{"id": "a", "tool": "block"}, {"id": "b", "tool": "block"}]})"));
+      CHECK(run.status == "succeeded");
+      CHECK(blocking_peak == 2);
+    }
+  }
+  SUBCASE("the planner may go before its run ends") {
+    auto model = std::make_shared<ScriptedModel>(std::vector<Json>{
+        {{"content", R"({"tasks": [{"id": "a", "tool": "block"}]})"}}, {{"content", R"({"answer": "ok"})"}}},
+        Executor::shared(), 50ms);
+    auto planner = std::make_unique<Planner>(quick(), model, tools);
+    std::mutex mutex;
+    std::vector<std::string> stages;
+    planner->set_event_sink([&](const Json& e) {
+      std::lock_guard lock(mutex);
+      if (e["type"] == "plan.model_call") stages.push_back(e["stage"]);
+    });
+    std::promise<PlanRun> promise;
+    planner->solve_async("go", {}, [&](PlanRun r) { promise.set_value(std::move(r)); });
+    planner.reset();
+    auto run = promise.get_future().get();
+    CHECK(run.answer == "ok");
+    std::lock_guard lock(mutex);
+    CHECK(stages == std::vector<std::string>{"plan", "join"});
+  }
+  SUBCASE("the run's deadline is a timeout; a failed answer is a failed run") {
+    Planner planner(quick(), nullptr, tools);
+    PlanRunOptions options;
+    options.deadline = Deadline::after(50ms);
+    auto run = planner.run(plan_of(R"({"tasks": [{"id": "a", "tool": "block"}]})"), options);
+    CHECK(run.status == "failed");
+    REQUIRE(run.error);
+    CHECK(run.error->code() == Errc::timeout);
+
+    auto model = std::make_shared<ScriptedModel>(
+        std::vector<Json>{{{"content", R"({"tasks": [{"id": "a", "tool": "block"}]})"}}});
+    Planner answerless(quick(), model, tools);
+    auto solved = answerless.solve("go");
+    CHECK(solved.status == "failed");
+    CHECK(solved.answer.empty());
+    REQUIRE(solved.error);
+    CHECK(solved.error->code() == Errc::provider);
+  }
+  // The timed-out tool still sleeps on its pool thread; it uses this test's counters.
+  for (int i = 0; i < 100 && blocking_running > 0; ++i) std::this_thread::sleep_for(10ms);
+}
