@@ -37,7 +37,15 @@ static int refuse(const char* arguments_json, const char* context_json, keel_rep
   return 1;
 }
 
-static int saw_cancel = 0;
+static int saw_cancel = 0; /* written by the tool's thread: guarded by saw_mutex */
+static pthread_mutex_t saw_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int seen_cancel(void) {
+  int seen;
+  pthread_mutex_lock(&saw_mutex);
+  seen = saw_cancel;
+  pthread_mutex_unlock(&saw_mutex);
+  return seen;
+}
 /* A host tool that works until keel says nobody waits any more. */
 static int patient(const char* arguments_json, const char* context_json, keel_reply* reply,
                    void* user_data) {
@@ -47,7 +55,9 @@ static int patient(const char* arguments_json, const char* context_json, keel_re
   (void)context_json;
   (void)user_data;
   for (i = 0; i < 1000 && !keel_reply_cancelled(reply); i++) nanosleep(&pause, NULL);
+  pthread_mutex_lock(&saw_mutex);
   saw_cancel = keel_reply_cancelled(reply);
+  pthread_mutex_unlock(&saw_mutex);
   keel_reply_set(reply, "\"late\"");
   return 0;
 }
@@ -131,9 +141,9 @@ int main(int argc, char** argv) {
   {
     struct timespec pause = {0, 20 * 1000 * 1000};
     int i;
-    for (i = 0; i < 100 && !saw_cancel; i++) nanosleep(&pause, NULL);
+    for (i = 0; i < 100 && !seen_cancel(); i++) nanosleep(&pause, NULL);
   }
-  EXPECT(saw_cancel == 1);
+  EXPECT(seen_cancel() == 1);
   OK(keel_toolset_remove(tools, "patient", &err));
   EXPECT_ERROR(keel_toolset_remove(tools, "patient", &err), KEEL_NOT_FOUND, "patient");
 
