@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/executor_impl.hpp"
 #include "keel/error.hpp"
@@ -23,14 +24,16 @@ struct CancelState {
   std::mutex mutex;
   std::atomic<bool> cancelled{false};
   std::uint64_t next_id = 1;
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> callbacks;
+  // By registration id: a run with a thousand tasks registers a thousand callbacks on one
+  // token, and each is removed when its task ends (a vector made that quadratic).
+  std::unordered_map<std::uint64_t, std::function<void()>> callbacks;
 };
 }  // namespace detail
 
 CancellationSource::CancellationSource() : state_(std::make_shared<detail::CancelState>()) {}
 
 void CancellationSource::cancel() noexcept {
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> callbacks;
+  std::unordered_map<std::uint64_t, std::function<void()>> callbacks;
   {
     std::lock_guard lock(state_->mutex);
     if (state_->cancelled.exchange(true)) return;
@@ -56,7 +59,7 @@ CancellationToken::Registration CancellationToken::on_cancel(std::function<void(
     if (!state_->cancelled.load()) {
       registration.state_ = state_;
       registration.id_ = state_->next_id++;
-      state_->callbacks.emplace_back(registration.id_, std::move(fn));
+      state_->callbacks.emplace(registration.id_, std::move(fn));
       return registration;
     }
   }
@@ -90,8 +93,7 @@ void CancellationToken::Registration::reset() noexcept {
   {
     std::lock_guard lock(state_->mutex);
     auto& callbacks = state_->callbacks;
-    auto it = std::find_if(callbacks.begin(), callbacks.end(),
-                           [this](const auto& entry) { return entry.first == id_; });
+    auto it = callbacks.find(id_);
     if (it != callbacks.end()) {
       doomed = std::move(it->second);
       callbacks.erase(it);
