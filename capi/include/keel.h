@@ -624,7 +624,8 @@ KEEL_API keel_status keel_agent_set_event_callback(keel_agent* agent, keel_event
  *   {"tasks": [{"id": "t1", "tool": "search", "args": {"q": "..."}, "deps": []},
  *              {"id": "t2", "tool": "summarise", "args": {"text": "$t1"}, "deps": ["t1"]}]}
  * "$t1" is t1's whole output and "${t1.a.0}" a value inside it (keeping its JSON type; inside a
- * longer string, its text); a reference makes its task a dependency. The tool "llm" is the model:
+ * longer string, its text); a reference makes its task a dependency. A bare "$name" is a
+ * reference only when a task is called `name` ("$5" stays text). The tool "llm" is the model:
  * {"tool": "llm", "args": {"prompt": "..."}} answers with text. Configuration (every key
  * optional): {"max_parallel": 8, "failure_policy": "fail_fast" | "skip_dependents" | "continue",
  * "task_timeout_ms": 60000, "retry": {...}, "circuit_breaker": {...} | false,
@@ -676,7 +677,9 @@ KEEL_API keel_status keel_planner_start(const keel_planner* planner, const char*
                                         keel_done_fn done, void* user_data, keel_call** call,
                                         keel_error** err);
 /* Receives "plan.task" (id, tool, state: queued | started | finished | failed | skipped |
- * cancelled | interrupted), "plan.run" events; NULL removes it. */
+ * cancelled | interrupted), "plan.model_call" (stage: plan | join) and "plan.run" events; NULL
+ * removes it. When this returns, the previous callback is no longer running. Must not be called
+ * from inside the callback. */
 KEEL_API keel_status keel_planner_set_event_callback(keel_planner* planner, keel_event_fn callback,
                                                      void* user_data, keel_error** err);
 

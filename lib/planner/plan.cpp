@@ -167,7 +167,7 @@ const TaskOutcome* PlanRun::task(std::string_view id) const {
 namespace planner {
 
 std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const ToolRegistry& tools,
-                                  const std::function<bool(std::string_view)>& known_before) {
+                                  const std::function<bool(std::string_view)>& known_before, bool has_model) {
   std::vector<PlanIssue> issues;
   const PlanTask& task = plan.tasks[index];
   auto issue = [&](std::string problem) { issues.push_back({task.id, std::move(problem)}); };
@@ -185,7 +185,8 @@ std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const Too
   } else if ((tool = tools.find(task.tool)) == nullptr) {
     std::string names;
     for (const auto& spec : tools.specs()) names += (names.empty() ? "" : ", ") + spec.name;
-    issue("unknown tool \"" + task.tool + "\" (the tools are: " + (names.empty() ? "none" : names) + ", llm)");
+    issue("unknown tool \"" + task.tool + "\" (the tools are: " + (names.empty() ? "none" : names) +
+          (has_model ? ", llm)" : ")"));
   }
   // Dependencies and references must name tasks of the plan (in a streamed plan: earlier ones).
   auto is_task = [&](std::string_view id) { return plan.find(id) >= 0; };
@@ -241,7 +242,7 @@ std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const Too
 
 }  // namespace planner
 
-std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools) {
+std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools, bool has_model) {
   std::vector<PlanIssue> issues;
   if (plan.tasks.empty()) issues.push_back({"", "the plan has no tasks"});
   std::unordered_map<std::string_view, std::size_t> seen;
@@ -251,7 +252,7 @@ std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools
   }
   auto known = [&](std::string_view id) { return seen.count(id) > 0; };
   for (std::size_t i = 0; i < plan.tasks.size(); ++i) {
-    for (auto& issue : planner::check_task(plan, i, tools, known)) issues.push_back(std::move(issue));
+    for (auto& issue : planner::check_task(plan, i, tools, known, has_model)) issues.push_back(std::move(issue));
   }
   // Kahn's algorithm: what cannot be ordered is on a cycle or behind one. (Edges to tasks that
   // do not exist were reported above and are left out.)

@@ -11,14 +11,15 @@
 namespace keel {
 
 /// Every issue of a plan (see Planner::validate).
-std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools);
+std::vector<PlanIssue> validate_plan(const Plan& plan, const ToolRegistry& tools, bool has_model = true);
 
 namespace planner {
 
 /// The issues of task `index` alone: its id, tool, arguments, and dependencies and references
 /// among the tasks `known_before` accepts.
 std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const ToolRegistry& tools,
-                                  const std::function<bool(std::string_view)>& known_before);
+                                  const std::function<bool(std::string_view)>& known_before,
+                                  bool has_model = true);
 
 }  // namespace planner
 }  // namespace keel

@@ -133,7 +133,7 @@ Planner::~Planner() = default;
 namespace planner {
 
 std::vector<PlanIssue> validate(const Planner::Impl& impl, const Plan& plan) {
-  auto issues = validate_plan(plan, impl.tools);
+  auto issues = validate_plan(plan, impl.tools, impl.model != nullptr);
   if (!impl.model) {
     for (const auto& task : plan.tasks) {
       if (task.tool == "llm") issues.push_back({task.id, "an llm task needs a model, and this planner has none"});
@@ -295,6 +295,10 @@ void Planner::run_async(Plan plan, PlanRunOptions options, std::function<void(Pl
     }
   }
   auto issues = validate(plan);
+  if (plan.tasks.empty() && !options.run_id.empty()) {
+    issues = {{"", "no plan was given, and run " + result.run_id +
+                       (impl->journal ? " is not in the journal" : " cannot be resumed without a journal")}};
+  }
   result.plans.push_back(plan);
   if (!issues.empty()) {
     result.status = "invalid";
@@ -433,7 +437,8 @@ class Solve : public std::enable_shared_from_this<Solve> {
       auto at = stream.arrived.find(id);
       return at >= 0 && static_cast<std::size_t>(at) + 1 < stream.arrived.tasks.size();
     };
-    auto issues = planner::check_task(stream.arrived, stream.arrived.tasks.size() - 1, impl_->tools, known);
+    auto issues =
+        planner::check_task(stream.arrived, stream.arrived.tasks.size() - 1, impl_->tools, known, impl_->model != nullptr);
     if (task.tool == "llm" && !impl_->model) issues.push_back({task.id, "no model"});
     if (!issues.empty()) {
       stream.arrived.tasks.pop_back();

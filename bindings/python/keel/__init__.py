@@ -13,6 +13,7 @@ from .firewall import Finding, Firewall, Redaction, Verdict
 from .knowledge import (Chunk, Document, Edge, Entity, Hit, KnowledgeBase, Neighbour, SearchResult,
                         chunk_text)
 from .llm import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec, Usage
+from .planner import Planner, PlanIssue, PlanRun, TaskOutcome
 from .router import (ConfusedPair, Evaluation, FitReport, RouteCandidate, RouteMetrics, Router,
                      RouteResult)
 from .tools import Tool, Toolset, tool
@@ -72,6 +73,10 @@ __all__ = [
     "Agent",
     "AgentResult",
     "ToolCallRecord",
+    "Planner",
+    "PlanRun",
+    "TaskOutcome",
+    "PlanIssue",
     "KeelError",
     "InvalidArgumentError",
     "InvalidConfigError",
