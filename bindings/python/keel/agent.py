@@ -13,8 +13,6 @@ import ctypes
 import html
 import json
 import os
-import queue
-import time
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -66,9 +64,6 @@ lib.keel_agent_run_async.argtypes = [_AgentPtr, c_char_p, c_char_p, llm._DoneFn,
 lib.keel_agent_set_event_callback.restype = c_int
 lib.keel_agent_set_event_callback.argtypes = [_AgentPtr, _EventFn, c_void_p, POINTER(ErrorPtr)]
 
-_KEEL_OK = 0
-# How long an interrupted run may take to hand back its transcript before Ctrl-C propagates.
-_CANCEL_GRACE_S = 2.0
 
 
 # ---- Results ------------------------------------------------------------------------------------
@@ -351,66 +346,10 @@ class Agent(_native.NativeHandle):
         handle = self._live()
         input_json = _input_json(task)
         options = _options(timeout)
-        key = next(llm._keys)
-        results: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
-        llm._calls[key] = results  # llm's done trampoline delivers here; its exit drain waits
-        call = llm._CallPtr()
-        err = ErrorPtr()
-        status = lib.keel_agent_run_async(handle, input_json, options, llm._done_trampoline, key,
-                                          ctypes.byref(call), ctypes.byref(err))
-        if status != _KEEL_OK:
-            llm._calls.pop(key, None)
-            raise _native.take_error(status, err)
-        with llm._lock:
-            llm._live_calls[key] = call
-        finished = cancelled = False
-        try:
-            # A for loop, not `while True`: see ChatModel._run on CPython 3.11 and interrupts.
-            for item in llm._pieces(results):  # a run has no deltas: the one item is "done"
-                finished = True
-                return self._outcome(item)
-        except KeyboardInterrupt as interrupt:
-            if not finished:
-                with llm._lock:
-                    lib.keel_call_cancel(call)
-                cancelled = True
-                partial = self._await_cancelled(results)
-                if partial is not None:
-                    interrupt.agent_result = partial  # type: ignore[attr-defined]
-            raise
-        finally:
-            with llm._lock:
-                del llm._live_calls[key]
-                if not finished and not cancelled:
-                    # Abandoned some other way: cancel; done still comes and drops the queue
-                    # from llm._calls.
-                    lib.keel_call_cancel(call)
-                lib.keel_call_free(call)
-        raise _native.error_from_code(12, "the run ended without a result")
-
-    @staticmethod
-    def _outcome(item: tuple) -> AgentResult:
-        _, status, payload = item
-        text = payload.decode("utf-8", "replace") if payload else ""
-        if status != _KEEL_OK:
-            raise _native.error_from_code(status, text)
-        return AgentResult.from_dict(json.loads(text))
-
-    @staticmethod
-    def _await_cancelled(results: "queue.SimpleQueue[tuple]") -> Optional[AgentResult]:
-        deadline = time.monotonic() + _CANCEL_GRACE_S
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                item = results.get(timeout=min(left, 0.1))
-            except queue.Empty:
-                continue
-            try:
-                return Agent._outcome(item)
-            except Exception:
-                return None
+        return llm._await_run(
+            lambda done, key, call, err: lib.keel_agent_run_async(handle, input_json, options, done,
+                                                                  key, call, err),
+            AgentResult.from_dict, "agent_result")
 
     # -- events --
 

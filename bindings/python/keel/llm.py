@@ -20,7 +20,7 @@ import time
 from ctypes import POINTER, c_char_p, c_float, c_int, c_size_t, c_void_p
 from dataclasses import dataclass, field
 from typing import (Any, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Sequence,
-                    Union)
+                    TypeVar, Union)
 
 from . import _native
 from ._native import ErrorPtr, lib
@@ -801,3 +801,68 @@ class Embedder(_native.NativeHandle):
         _native.call(lib.keel_embedder_embed, self._live(), json.dumps(items).encode(),
                      ctypes.byref(out))
         return json.loads(_native.take_string(out.value))
+
+
+# ---- runs: one asynchronous C call, one result ---------------------------------------------------
+
+# How long an interrupted run may take to hand back its result before Ctrl-C propagates.
+_CANCEL_GRACE_S = 2.0
+_R = TypeVar("_R")
+
+
+def _await_run(start: Callable[..., int], parse: Callable[[Dict[str, Any]], _R],
+               interrupt_attribute: str) -> _R:
+    """Starts an asynchronous keel run — ``start(done_fn, key, call_ref, err_ref)`` returns the
+    C status — and waits on this thread for its one result, parsed by ``parse``. Ctrl-C cancels
+    the run (keel_call_cancel) and the KeyboardInterrupt propagates, carrying the cancelled
+    run's result as ``interrupt_attribute`` when it arrives within two seconds."""
+    key = next(_keys)
+    results: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+    _calls[key] = results  # the done trampoline delivers here; the exit drain waits for it
+    call = _CallPtr()
+    err = ErrorPtr()
+    status = start(_done_trampoline, key, ctypes.byref(call), ctypes.byref(err))
+    if status != 0:
+        _calls.pop(key, None)
+        raise _native.take_error(status, err)
+    with _lock:
+        _live_calls[key] = call
+
+    def outcome(item: tuple) -> _R:
+        _, code, payload = item
+        text = payload.decode("utf-8", "replace") if payload else ""
+        if code != 0:
+            raise _native.error_from_code(code, text)
+        return parse(json.loads(text))
+
+    finished = cancelled = False
+    try:
+        # A for loop, not `while True`: see ChatModel._run on CPython 3.11 and interrupts.
+        for item in _pieces(results):  # a run has no deltas: the one item is "done"
+            finished = True
+            return outcome(item)
+    except KeyboardInterrupt as interrupt:
+        if not finished:
+            with _lock:
+                lib.keel_call_cancel(call)
+            cancelled = True
+            deadline = time.monotonic() + _CANCEL_GRACE_S
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    item = results.get(timeout=min(left, 0.1))
+                except queue.Empty:
+                    continue
+                try:
+                    setattr(interrupt, interrupt_attribute, outcome(item))
+                except Exception:  # noqa: BLE001 - the interrupt matters more than its payload
+                    pass
+                break
+        raise
+    finally:
+        with _lock:
+            del _live_calls[key]
+            if not finished and not cancelled:
+                # Abandoned some other way: cancel; done still comes and drops the queue.
+                lib.keel_call_cancel(call)
+            lib.keel_call_free(call)
+    raise _native.error_from_code(12, "the run ended without a result")
