@@ -360,36 +360,15 @@ func (a *Agent) run(ctx context.Context, input string) (*AgentResult, error) {
 	}
 	defer C.keel_call_free(call) // freeing does not cancel
 
-	var result callResult
-	select {
-	case result = <-pending.done:
-	case <-ctx.Done():
-		finished := false
-		if optsC != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// keel has the same deadline (rounded up to the millisecond) and ends the run with
-			// the accurate reason; cancelling is the backstop.
-			select {
-			case result = <-pending.done:
-				finished = true
-			case <-time.After(deadlineGrace):
-			}
-		}
-		if !finished {
-			// Stop the run and wait for what it has: the transcript is not thrown away. keel
-			// answers at once unless its threads are all held by tool functions that ignore
-			// their context; then Run gives up waiting rather than hang with them.
-			C.keel_call_cancel(call)
-			select {
-			case result = <-pending.done:
-			case <-time.After(cancelGrace):
-				abandoned = true
-				go func() {
-					<-pending.done
-					releaseFuncs(model, tools)
-				}()
-				return nil, newContextError(ctx.Err(), nil)
-			}
-		}
+	result, ok := awaitCall(ctx, call, pending, optsC != nil)
+	if !ok {
+		// Not reported in time: the goroutine left waiting for done releases the functions.
+		abandoned = true
+		go func() {
+			<-pending.done
+			releaseFuncs(model, tools)
+		}()
+		return nil, newContextError(ctx.Err(), nil)
 	}
 	if result.status != C.KEEL_OK {
 		return nil, withContext(ctx, &Error{Code: Code(result.status), Message: result.text})
