@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 
+#include "core/text.hpp"
 #include "keel/agent.hpp"
 
 namespace keel {
@@ -20,16 +21,6 @@ using Actions = std::vector<std::function<void()>>;
 
 std::int64_t micros_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-}
-
-// Cuts `text` to at most `limit` bytes without splitting a UTF-8 sequence, saying so.
-std::string cut(std::string text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  std::string note = "\n[cut: " + std::to_string(end) + " of " + std::to_string(text.size()) + " bytes]";
-  text.resize(end);
-  return text + note;
 }
 
 std::string excerpt(const std::string& text, std::size_t limit = 200) {
@@ -428,7 +419,7 @@ class Run : public std::enable_shared_from_this<Run> {
       if (outcome.ok()) {
         Json value = std::move(outcome.value());
         std::string text = value.is_string() ? value.get<std::string>() : dump_json(value);
-        text = cut(std::move(text), agent_->config.max_tool_result_bytes);
+        text = detail::cut_utf8(std::move(text), agent_->config.max_tool_result_bytes, "\n");
         auto verdict = screen("tool_result", agent_->config.screen_tool_results, text,
                               Direction::input, record.id, actions);
         record.result = std::move(value);

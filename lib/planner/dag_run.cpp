@@ -532,13 +532,4 @@ std::shared_ptr<StreamingDag> start_streaming_dag(std::shared_ptr<const Planner:
   return run;
 }
 
-std::string cut_text(std::string text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  std::string note = " [cut: " + std::to_string(end) + " of " + std::to_string(text.size()) + " bytes]";
-  text.resize(end);
-  return text + note;
-}
-
 }  // namespace keel::planner

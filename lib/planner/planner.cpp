@@ -5,6 +5,7 @@
 #include <set>
 #include <random>
 
+#include "core/text.hpp"
 #include "planner/plan_check.hpp"
 #include "planner/planner_impl.hpp"
 
@@ -12,7 +13,7 @@ namespace keel {
 
 namespace {
 
-using planner::cut_text;
+using detail::cut_utf8;
 
 std::string new_run_id() {
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -39,16 +40,16 @@ Json json_in(const std::string& text) {
     parsed = Json::parse(text.substr(first, last - first + 1), nullptr, false);
     if (!parsed.is_discarded()) return parsed;
   }
-  throw Error(Errc::parse, "the answer is not a JSON object: " + cut_text(text, 200));
+  throw Error(Errc::parse, "the answer is not a JSON object: " + cut_utf8(text, 200));
 }
 
 std::string results_text(const Plan& plan, const std::vector<TaskOutcome>& outcomes, std::size_t limit) {
   std::string out;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const auto& o = outcomes[i];
-    out += "- " + o.id + " (" + o.tool + " " + cut_text(dump_json(plan.tasks[i].args), 400) + "): " + o.status;
+    out += "- " + o.id + " (" + o.tool + " " + cut_utf8(dump_json(plan.tasks[i].args), 400) + "): " + o.status;
     if (o.status == "done") {
-      out += " -> " + cut_text(o.output.is_string() ? o.output.get<std::string>() : dump_json(o.output), limit);
+      out += " -> " + cut_utf8(o.output.is_string() ? o.output.get<std::string>() : dump_json(o.output), limit);
     } else if (!o.error.empty()) {
       out += ": " + o.error;
     }

@@ -71,8 +71,6 @@ class TaskStream {
   std::size_t object_start_ = 0;
 };
 
-/// `text` cut to `limit` bytes at a UTF-8 boundary, saying so.
-std::string cut_text(std::string text, std::size_t limit);
 
 }  // namespace planner
 }  // namespace keel

@@ -260,6 +260,22 @@ TEST_CASE("mistakes go back to the model as tool results, and the handler never 
   check_transcript_whole(result);
 }
 
+TEST_CASE("a long tool result is cut at a UTF-8 boundary before the model sees it") {
+  ToolRegistry tools;
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "é";  // 800 bytes of two-byte characters
+  tools.add(Tool(named("big"), [&](const Json&, const ToolContext&) { return Json(long_text); }));
+  AgentConfig config;
+  config.max_tool_result_bytes = 101;
+  auto model = scripted({asks({call("b", "big", Json::object())}), says("ok")});
+  Agent agent(config, model, tools);
+  auto result = agent.run("go");
+  std::string seen = model->requests()[1].messages.back().content;
+  CHECK(seen.rfind(long_text.substr(0, 100), 0) == 0);  // 100 bytes: 101 would split a character
+  CHECK(seen.find("[cut: 100 of 800 bytes]") != std::string::npos);
+  CHECK(record_of(result, "b").result == long_text);  // the record keeps the whole value
+}
+
 TEST_CASE("a tool that takes too long times out; its late result is ignored") {
   std::atomic<bool> cancelled{false};
   std::atomic<bool> answered_late{false};
