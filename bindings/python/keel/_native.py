@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from pathlib import Path
@@ -119,6 +120,10 @@ def encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# typedef void (*keel_event_fn)(const char* event_json, void* user_data);
+EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+
+
 class NativeHandle:
     """The life cycle every wrapper of a C handle shares: ``with`` closes it, so does garbage
     collection (quietly: a finaliser must not raise), and a call after close() is an
@@ -149,3 +154,24 @@ class NativeHandle:
         if not self._handle:
             raise error_from_code(1, self._closed_message())
         return self._handle
+
+    def _set_event_callback(self, setter: Any,
+                            callback: Optional[Callable[[Any], None]]) -> None:
+        """Installs ``callback(event_dict)`` through the handle's keel_*_set_event_callback
+        (``setter``), or removes it for None. An exception in the callback is dropped: nothing
+        may unwind into C. The ctypes function is kept alive while the library may call it."""
+        handle = self._live()
+        if callback is None:
+            call(setter, handle, EventFn(), None)
+            self._event_callback = None
+            return
+
+        def trampoline(event: bytes, _user: Any) -> None:
+            try:
+                callback(json.loads(event))
+            except BaseException:
+                pass
+
+        fn = EventFn(trampoline)
+        call(setter, handle, fn, None)
+        self._event_callback = fn

@@ -15,7 +15,7 @@ import json
 import os
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native, llm
 from ._native import ErrorPtr, lib
@@ -37,7 +37,7 @@ class _Agent(ctypes.Structure):
 
 _AgentPtr = POINTER(_Agent)
 # typedef void (*keel_event_fn)(const char* event_json, void* user_data);
-_EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+_EventFn = _native.EventFn
 
 # keel_status keel_agent_new(const char* config_json, keel_model* model,
 #                            const keel_toolset* tools, const keel_firewall* firewall,
@@ -357,21 +357,7 @@ class Agent(_native.NativeHandle):
         """Calls ``callback(event_dict)`` with "agent.run", "agent.model_call",
         "agent.tool_call" and "agent.screen" events (never message text), from whichever thread
         did the work; None removes it. An exception in the callback is ignored."""
-        handle = self._live()
-        if callback is None:
-            _native.call(lib.keel_agent_set_event_callback, handle, _EventFn(), None)
-            self._event_callback = None
-            return
-
-        def trampoline(event: bytes, _user: Any) -> None:
-            try:
-                callback(json.loads(event))
-            except BaseException:  # nothing may unwind into C
-                pass
-
-        fn = _EventFn(trampoline)
-        _native.call(lib.keel_agent_set_event_callback, handle, fn, None)
-        self._event_callback = fn  # kept alive while the library may call it
+        self._set_event_callback(lib.keel_agent_set_event_callback, callback)
 
     def __repr__(self) -> str:
         if not self._handle:

@@ -22,7 +22,7 @@ class _Firewall(ctypes.Structure):
 
 
 _FirewallPtr = POINTER(_Firewall)
-_EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+_EventFn = _native.EventFn
 
 # keel_status keel_firewall_new(const char* config_json, keel_firewall** out, keel_error** err);
 lib.keel_firewall_new.restype = c_int
@@ -236,17 +236,4 @@ class Firewall(_native.NativeHandle):
 
     def on_event(self, callback: Optional[Callable[[Dict[str, Any]], None]]) -> None:
         """Calls `callback(event_dict)` after each scan (set it before sharing the firewall)."""
-        if callback is None:
-            _native.call(lib.keel_firewall_set_event_callback, self._live(), _EventFn(), None)
-            self._event_callback = None
-            return
-
-        def trampoline(event: bytes, _user: Any) -> None:
-            try:
-                callback(json.loads(event))
-            except Exception:  # an exception must not unwind into C
-                pass
-
-        fn = _EventFn(trampoline)
-        _native.call(lib.keel_firewall_set_event_callback, self._live(), fn, None)
-        self._event_callback = fn
+        self._set_event_callback(lib.keel_firewall_set_event_callback, callback)

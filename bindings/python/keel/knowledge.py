@@ -47,7 +47,7 @@ class _KB(ctypes.Structure):
 
 _KBPtr = POINTER(_KB)
 # typedef void (*keel_event_fn)(const char* event_json, void* user_data);
-_EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+_EventFn = _native.EventFn
 _Out = POINTER(c_void_p)  # char** out-parameters, read as addresses so keel_free gets them back
 
 # keel_status keel_kb_open(const char* path, const char* options_json, keel_embedder* embedder,
@@ -642,21 +642,7 @@ class KnowledgeBase(_native.NativeHandle):
         """Calls ``callback(event_dict)`` with "kb.upsert", "kb.delete", "kb.search" and
         "kb.compact" events (from whichever thread did the work); None removes it. An exception
         in the callback is ignored."""
-        handle = self._live()
-        if callback is None:
-            _native.call(lib.keel_kb_set_event_callback, handle, _EventFn(), None)
-            self._event_callback = None
-            return
-
-        def trampoline(event: bytes, _user: Any) -> None:
-            try:
-                callback(json.loads(event))
-            except BaseException:  # nothing may unwind into C
-                pass
-
-        fn = _EventFn(trampoline)
-        _native.call(lib.keel_kb_set_event_callback, handle, fn, None)
-        self._event_callback = fn  # kept alive while the library may call it
+        self._set_event_callback(lib.keel_kb_set_event_callback, callback)
 
     def __repr__(self) -> str:
         if not self._handle:

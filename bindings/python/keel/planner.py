@@ -43,7 +43,7 @@ class _Planner(ctypes.Structure):
 
 _PlannerPtr = POINTER(_Planner)
 # typedef void (*keel_event_fn)(const char* event_json, void* user_data);
-_EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+_EventFn = _native.EventFn
 
 # keel_status keel_planner_new(const char* config_json, keel_model* model,
 #                              const keel_toolset* tools, keel_planner** out, keel_error** err);
@@ -455,21 +455,7 @@ class Planner(_native.NativeHandle):
         join, tokens; never the prompt) and "plan.run" (run_id, status) events, from whichever
         thread did the work; None removes it (waiting for a call in
         progress). An exception in the callback is ignored; it must not call on_event."""
-        handle = self._live()
-        if callback is None:
-            _native.call(lib.keel_planner_set_event_callback, handle, _EventFn(), None)
-            self._event_callback = None
-            return
-
-        def trampoline(event: bytes, _user: Any) -> None:
-            try:
-                callback(json.loads(event))
-            except BaseException:  # nothing may unwind into C
-                pass
-
-        fn = _EventFn(trampoline)
-        _native.call(lib.keel_planner_set_event_callback, handle, fn, None)
-        self._event_callback = fn  # kept alive while the library may call it
+        self._set_event_callback(lib.keel_planner_set_event_callback, callback)
 
     def __repr__(self) -> str:
         if not self._handle:

@@ -48,7 +48,7 @@ class _Router(ctypes.Structure):
 
 _RouterPtr = POINTER(_Router)
 # typedef void (*keel_event_fn)(const char* event_json, void* user_data);
-_EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
+_EventFn = _native.EventFn
 
 # keel_status keel_router_new(const char* config_json, keel_model* model, keel_embedder* embedder,
 #                             keel_router** out, keel_error** err);
@@ -626,21 +626,7 @@ class Router(_native.NativeHandle):
         """Calls ``callback(event_dict)`` with a "router.route" event for each routed request
         (from whichever thread routed it); None removes it. An exception in the callback is
         ignored."""
-        handle = self._live()
-        if callback is None:
-            _native.call(lib.keel_router_set_event_callback, handle, _EventFn(), None)
-            self._event_callback = None
-            return
-
-        def trampoline(event: bytes, _user: Any) -> None:
-            try:
-                callback(json.loads(event))
-            except BaseException:  # nothing may unwind into C
-                pass
-
-        fn = _EventFn(trampoline)
-        _native.call(lib.keel_router_set_event_callback, handle, fn, None)
-        self._event_callback = fn  # kept alive while the library may call it
+        self._set_event_callback(lib.keel_router_set_event_callback, callback)
 
     def __repr__(self) -> str:
         if not self._handle:
