@@ -65,7 +65,6 @@ lib.keel_agent_set_event_callback.restype = c_int
 lib.keel_agent_set_event_callback.argtypes = [_AgentPtr, _EventFn, c_void_p, POINTER(ErrorPtr)]
 
 
-
 # ---- Results ------------------------------------------------------------------------------------
 
 
@@ -207,26 +206,6 @@ def _input_json(task: AgentInput) -> bytes:
         raise _native.error_from_code(1, f"input: {exc}") from exc
 
 
-def _config_dict(config: Optional[Config], options: Mapping[str, Any]) -> bytes:
-    """The configuration JSON: a dict, JSON text or a path, with ``options`` over it."""
-    if not options:
-        text = llm._config_text(config)
-        return text or b"{}"
-    base: Dict[str, Any] = {}
-    if config is not None:
-        try:
-            base = json.loads(llm._config_text(config) or b"{}")
-        except ValueError as exc:
-            raise _native.error_from_code(10, f"agent config: {exc}") from exc
-        if not isinstance(base, dict):
-            raise _native.error_from_code(2, "agent config: expected an object")
-    base.update(options)
-    try:
-        return json.dumps(base).encode()
-    except (TypeError, ValueError) as exc:
-        raise _native.error_from_code(2, f"agent config: {exc}") from exc
-
-
 # ---- The agent ----------------------------------------------------------------------------------
 
 
@@ -267,7 +246,7 @@ class Agent(_native.NativeHandle):
         elif firewall is not None and not isinstance(firewall, Firewall):
             raise TypeError("firewall: expected a keel.Firewall or a configuration dict, got "
                             f"{type(firewall).__name__}")
-        config_json = _config_dict(config, options)
+        config_json = llm._config_with_options(config, dict(options), "agent config")
         private: Optional[Toolset] = None
         owned: List[Any] = []
         keys: List[int] = []

@@ -438,6 +438,26 @@ def _pieces(results: "queue.SimpleQueue[tuple]") -> Iterator[tuple]:
             yield item
 
 
+def _config_with_options(config: Optional[Config], options: Dict[str, Any], what: str) -> bytes:
+    """A configuration's JSON (a dict, JSON text or a path) with keyword ``options`` over it;
+    errors name ``what`` ("agent config")."""
+    if not options:
+        return _config_text(config) or b"{}"
+    base: Dict[str, Any] = {}
+    if config is not None:
+        try:
+            base = json.loads(_config_text(config) or b"{}")
+        except ValueError as exc:
+            raise _native.error_from_code(10, f"{what}: {exc}") from exc
+        if not isinstance(base, dict):
+            raise _native.error_from_code(2, f"{what}: expected an object")
+    base.update(options)
+    try:
+        return json.dumps(base).encode()
+    except (TypeError, ValueError) as exc:
+        raise _native.error_from_code(2, f"{what}: {exc}") from exc
+
+
 def _config_text(config: Optional[Config]) -> bytes:
     """A configuration as JSON bytes: a dict, JSON text, or the path of a JSON file."""
     if config is None:

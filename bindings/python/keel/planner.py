@@ -86,7 +86,6 @@ lib.keel_planner_set_event_callback.argtypes = [_PlannerPtr, _EventFn, c_void_p,
                                                 POINTER(ErrorPtr)]
 
 
-
 # ---- Results ------------------------------------------------------------------------------------
 
 
@@ -230,25 +229,6 @@ class PlanRun:
 # ---- Arguments ----------------------------------------------------------------------------------
 
 
-def _config_json(config: Optional[Config], options: Mapping[str, Any]) -> bytes:
-    """The configuration JSON: a dict, JSON text or a path, with ``options`` over it."""
-    if not options:
-        return llm._config_text(config) or b"{}"
-    base: Dict[str, Any] = {}
-    if config is not None:
-        try:
-            base = json.loads(llm._config_text(config) or b"{}")
-        except ValueError as exc:
-            raise _native.error_from_code(10, f"planner config: {exc}") from exc
-        if not isinstance(base, dict):
-            raise _native.error_from_code(2, "planner config: expected an object")
-    base.update(options)
-    try:
-        return json.dumps(base).encode()
-    except (TypeError, ValueError) as exc:
-        raise _native.error_from_code(2, f"planner config: {exc}") from exc
-
-
 def _plan_json(plan: PlanArg) -> bytes:
     """A plan as JSON bytes: a dict, JSON text, or the path of a JSON file."""
     if isinstance(plan, Mapping):
@@ -308,7 +288,7 @@ class Planner(_native.NativeHandle):
         self._tool_names: List[str] = []
         self._lock = threading.Lock()
         self._runs = 0  # runs in flight: they keep the Python tools and model until they end
-        config_json = _config_json(config, options)
+        config_json = llm._config_with_options(config, dict(options), "planner config")
         private: Optional[Toolset] = None
         owned: List[Any] = []
         keys: List[int] = []
