@@ -14,6 +14,7 @@
 #include "keel.h"
 #include "keel/error.hpp"
 #include "keel/events.hpp"
+#include "keel/executor.hpp"
 #include "keel/json.hpp"
 
 struct keel_error {
@@ -71,6 +72,14 @@ auto as_argument(Fn&& fn) -> decltype(fn()) {
     if (e.code() == keel::Errc::invalid_config) throw keel::Error(keel::Errc::invalid_argument, e.what());
     throw;
   }
+}
+
+/// The "timeout_ms" of a call's options (0 or absent: no deadline; at most `max_ms`), as a
+/// deadline from now.
+inline keel::Deadline deadline_option(keel::ConfigReader& options,
+                                      std::int64_t max_ms = 7LL * 24 * 3600 * 1000) {
+  auto timeout = options.integer("timeout_ms", 0, 0, max_ms);
+  return timeout > 0 ? keel::Deadline::after_ms(timeout) : keel::Deadline::never();
 }
 
 /// The host's event callback for a component that takes its EventSink at construction: the

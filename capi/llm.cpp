@@ -37,8 +37,7 @@ keel::CallOptions call_options(const char* options_json) {
   if (options_json != nullptr && *options_json != '\0') {
     Json json = keel::parse_json(options_json, "call options");
     keel::ConfigReader r(json, "options");
-    auto timeout = r.integer("timeout_ms", 0, 0, 24LL * 3600 * 1000);
-    if (timeout > 0) options.deadline = keel::Deadline::after_ms(timeout);
+    options.deadline = keel::capi::deadline_option(r, 24LL * 3600 * 1000);  // one model call
     r.finish();
   }
   return options;

@@ -22,8 +22,7 @@ keel::PlanRunOptions run_options(const char* options_json) {
   if (options_json != nullptr && *options_json != '\0') {
     Json json = keel::parse_json(options_json, "run options");
     keel::ConfigReader r(json, "options");
-    auto timeout = r.integer("timeout_ms", 0, 0, 7LL * 24 * 3600 * 1000);
-    if (timeout > 0) options.deadline = keel::Deadline::after_ms(timeout);
+    options.deadline = keel::capi::deadline_option(r);
     options.run_id = r.optional<std::string>("run_id", "");
     r.finish();
   }
