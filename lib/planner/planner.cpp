@@ -183,6 +183,28 @@ void emit_model_call(const Planner::Impl& impl, std::string_view stage, std::chr
   emit(impl.events, event);
 }
 
+// A run's end, for plans and goals alike: its duration, the journal's summary line and the
+// "plan.run" event.
+void close_run(const Planner::Impl& impl, PlanRun& result, std::chrono::steady_clock::time_point started) {
+  result.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  if (impl.journal) {
+    try {
+      impl.journal->run_finished(result.run_id, result.status);
+    } catch (const Error&) {
+      // The tasks are recorded; only the run's summary line is missing.
+    }
+  }
+  if (impl.events) {
+    Json event = make_event("plan.run", result.duration_us);
+    event["run_id"] = result.run_id;
+    event["status"] = result.status;
+    event["tasks"] = result.tasks.size();
+    event["replans"] = result.replans;
+    emit(impl.events, event);
+  }
+}
+
 }  // namespace planner
 
 std::vector<PlanIssue> Planner::validate(const Plan& plan) const { return planner::validate(*impl_, plan); }
@@ -324,22 +346,7 @@ void Planner::run_async(Plan plan, PlanRunOptions options, std::function<void(Pl
                      result.usage += dag.usage;
                      result.status = dag.status;
                      result.error = std::move(dag.error);
-                     result.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                              std::chrono::steady_clock::now() - started).count();
-                     if (impl->journal) {
-                       try {
-                         impl->journal->run_finished(result.run_id, result.status);
-                       } catch (const Error&) {
-                         // The tasks are recorded; only the run's summary line is missing.
-                       }
-                     }
-                     if (impl->events) {
-                       Json event = make_event("plan.run", result.duration_us);
-                       event["run_id"] = result.run_id;
-                       event["status"] = result.status;
-                       event["tasks"] = result.tasks.size();
-                       emit(impl->events, event);
-                     }
+                     planner::close_run(*impl, result, started);
                      done(std::move(result));
                    });
 }
@@ -663,21 +670,7 @@ class Solve : public std::enable_shared_from_this<Solve> {
   }
 
   void finish() {
-    result_.duration_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count();
-    if (impl_->journal) {
-      try {
-        impl_->journal->run_finished(result_.run_id, result_.status);
-      } catch (const Error&) {
-      }
-    }
-    if (impl_->events) {
-      Json event = make_event("plan.run", result_.duration_us);
-      event["run_id"] = result_.run_id;
-      event["status"] = result_.status;
-      event["replans"] = result_.replans;
-      emit(impl_->events, event);
-    }
+    planner::close_run(*impl_, result_, started_);
     auto done = std::move(done_);
     done(std::move(result_));
   }
