@@ -117,7 +117,7 @@ class Run : public std::enable_shared_from_this<Run> {
     if (deadline_.is_set()) {
       timer = executor_.at(deadline_, [weak](bool fired) {
         if (!fired) return;
-        if (auto self = weak.lock()) self->stop(StopReason::error, Error(Errc::timeout, self->deadline_message()));
+        if (auto self = weak.lock()) self->stop_at_deadline();
       });
     }
     std::lock_guard lock(mutex_);
@@ -521,6 +521,17 @@ class Run : public std::enable_shared_from_this<Run> {
       std::lock_guard lock(mutex_);
       if (finished_) return;
       finish(reason, std::move(error), actions);
+    }
+    run(actions);
+  }
+
+  // From the run's deadline timer: the message names the turn, read under the lock.
+  void stop_at_deadline() {
+    Actions actions;
+    {
+      std::lock_guard lock(mutex_);
+      if (finished_) return;
+      finish(StopReason::error, Error(Errc::timeout, deadline_message()), actions);
     }
     run(actions);
   }
