@@ -134,6 +134,11 @@ class KEEL_API Executor {
 
   /// Runs `fn` soon on one of the executor's threads.
   void post(std::function<void()> fn);
+  /// Like post(), for the continuation of the work under way: called from one of the
+  /// executor's threads, `fn` runs on that same thread once the current callback returns, and
+  /// no other thread is woken for it (a chain of steps then stays on one thread instead of
+  /// bouncing between two). From any other thread it is post().
+  void defer(std::function<void()> fn);
   /// Runs `work` on a thread of the executor's blocking pool — never on the event loop, so work
   /// that blocks (a host's tool, model or embedder function) cannot hold up timers,
   /// cancellations or other runs — then posts `then` (may be empty) to the event loop. Pool
@@ -143,8 +148,10 @@ class KEEL_API Executor {
   void post_blocking(std::function<void()> work, std::function<void()> then);
   /// Threads the blocking pool has created so far.
   unsigned blocking_threads() const noexcept;
-  /// Runs `fn(true)` once `delay` has passed, or `fn(false)` if the timer is cancelled (or the
-  /// executor stops) first. Exactly one of the two happens.
+  /// Runs `fn(true)` once `delay` has passed, or `fn(false)` if the timer is cancelled first:
+  /// exactly one of the two. Cancelled from one of the executor's threads, `fn(false)` runs on
+  /// that thread once the current callback returns. A timer still waiting when the executor is
+  /// destroyed is dropped (`fn` destroyed uncalled); its handle may outlive the executor.
   Timer after(std::chrono::nanoseconds delay, std::function<void(bool fired)> fn);
   /// Like after(), at a deadline; a deadline that is not set never fires (only cancellation
   /// completes it).

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -137,6 +139,123 @@ unsigned default_threads() {
 }  // namespace
 
 
+// ---- timers ------------------------------------------------------------------------------------
+
+// Timers wait in one ordered queue per executor, behind a single Asio timer armed at the
+// earliest expiry. An Asio timer per keel Timer cost a reactor operation to start and, on
+// cancellation, an aborted completion posted to the loop — which wakes another thread. Most of
+// keel's timers are timeouts that get cancelled (every guarded call has one), so cancelling must
+// be cheap: it takes the entry out of the queue and defers fn(false), which stays on the
+// cancelling thread when that is one of the executor's.
+namespace detail {
+
+struct TimerQueue : std::enable_shared_from_this<TimerQueue> {
+  using Clock = std::chrono::steady_clock;
+  using Entries = std::multimap<Clock::time_point, std::shared_ptr<Timer::State>>;
+
+  explicit TimerQueue(Executor& owner) : executor(&owner) { wakeup.emplace(detail::io_context(owner)); }
+
+  std::mutex mutex;  // guards everything below, and each queued state's `position`/`queued`
+  Executor* executor;  // null once the executor is being destroyed
+  Entries entries;
+  std::optional<asio::steady_timer> wakeup;  // bound to the executor's loop; gone with it
+  Clock::time_point armed = Clock::time_point::max();  // wakeup's expiry (max: not armed)
+  std::uint64_t generation = 0;                        // of wakeup's current wait
+
+  void arm_locked(Clock::time_point when);
+  void on_wakeup(std::uint64_t generation);
+};
+
+}  // namespace detail
+
+struct Timer::State {
+  std::shared_ptr<detail::TimerQueue> queue;
+  std::atomic<bool> claimed{false};  // whoever claims (expiry or cancel) runs fn, once
+  std::function<void(bool)> fn;
+  detail::TimerQueue::Entries::iterator position;  // valid while queued (under queue->mutex)
+  bool queued = false;
+};
+
+namespace detail {
+
+void TimerQueue::arm_locked(Clock::time_point when) {
+  armed = when;
+  const std::uint64_t current = ++generation;
+  wakeup->expires_at(when);  // a wait already pending completes as aborted, and is ignored
+  wakeup->async_wait([self = shared_from_this(), current](const asio::error_code&) { self->on_wakeup(current); });
+}
+
+void TimerQueue::on_wakeup(std::uint64_t current) {
+  std::vector<std::shared_ptr<Timer::State>> due;
+  Executor* target = nullptr;
+  {
+    std::lock_guard lock(mutex);
+    if (current != generation || executor == nullptr) return;  // re-armed since, or stopping
+    const auto now = Clock::now();
+    while (!entries.empty() && entries.begin()->first <= now) {
+      auto state = std::move(entries.begin()->second);
+      entries.erase(entries.begin());
+      state->queued = false;
+      due.push_back(std::move(state));
+    }
+    armed = Clock::time_point::max();
+    if (!entries.empty()) arm_locked(entries.begin()->first);
+    target = executor;
+  }
+  // Each on its own, so one slow callback does not hold up the others or this thread.
+  for (auto& state : due) {
+    if (state->claimed.exchange(true)) continue;  // cancelled: cancel() delivers fn(false)
+    target->post([state = std::move(state)] {
+      auto fn = std::move(state->fn);
+      fn(true);
+    });
+  }
+}
+
+}  // namespace detail
+
+void Timer::cancel() noexcept {
+  if (!state_ || state_->claimed.exchange(true)) return;
+  std::function<void(bool)> fn;
+  Executor* executor = nullptr;
+  {
+    std::lock_guard lock(state_->queue->mutex);
+    if (state_->queued) {
+      state_->queue->entries.erase(state_->position);
+      state_->queued = false;
+    }
+    fn = std::move(state_->fn);
+    executor = state_->queue->executor;
+  }
+  if (executor == nullptr) return;  // the executor is going: the callback is dropped
+  try {
+    executor->defer([fn = std::move(fn)] { fn(false); });
+  } catch (...) {
+    // Deferring allocates; if it fails the callback is dropped rather than crashing the caller.
+  }
+}
+
+Timer Executor::after(std::chrono::nanoseconds delay, std::function<void(bool fired)> fn) {
+  auto state = std::make_shared<Timer::State>();
+  state->queue = impl_->timers;
+  state->fn = std::move(fn);
+  const auto now = Deadline::Clock::now();
+  const auto when = delay >= Deadline::Clock::time_point::max() - now ? Deadline::Clock::time_point::max()
+                                                                      : now + std::max(delay, std::chrono::nanoseconds::zero());
+  if (when == Deadline::Clock::time_point::max()) return Timer(state);  // never fires: only cancel() ends it
+  auto& queue = *impl_->timers;
+  std::lock_guard lock(queue.mutex);
+  state->position = queue.entries.emplace(when, state);
+  state->queued = true;
+  if (when < queue.armed) queue.arm_locked(when);
+  return Timer(state);
+}
+
+Timer Executor::at(Deadline deadline, std::function<void(bool fired)> fn) {
+  if (!deadline.is_set()) return after(std::chrono::nanoseconds::max(), std::move(fn));  // never fires
+  return after(deadline.time() - Deadline::Clock::now(), std::move(fn));
+}
+
 // ---- the blocking pool --------------------------------------------------------------------------
 
 namespace detail {
@@ -180,6 +299,7 @@ struct BlockingPool {
 Executor::Executor() : Executor(Options{}) {}
 
 Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->timers = std::make_shared<detail::TimerQueue>(*this);
   unsigned n = options.threads ? options.threads : default_threads();
   impl_->threads.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
@@ -223,6 +343,16 @@ Executor::~Executor() {
       thread.join();
     }
   }
+  // Timers still waiting are dropped (as Asio drops handlers that never ran), outside the lock:
+  // destroying a callback may cancel another timer.
+  detail::TimerQueue::Entries doomed;
+  {
+    std::lock_guard lock(impl_->timers->mutex);
+    impl_->timers->executor = nullptr;
+    doomed.swap(impl_->timers->entries);
+    for (auto& [when, state] : doomed) state->queued = false;
+    impl_->timers->wakeup.reset();
+  }
 }
 
 Executor& Executor::shared() {
@@ -240,6 +370,10 @@ bool Executor::running_in_this_thread() const noexcept {
 
 void Executor::post(std::function<void()> fn) {
   asio::post(impl_->io, [fn = std::move(fn)] { detail::run_guarded(fn); });
+}
+
+void Executor::defer(std::function<void()> fn) {
+  asio::defer(impl_->io, [fn = std::move(fn)] { detail::run_guarded(fn); });
 }
 
 void Executor::post_blocking(std::function<void()> work, std::function<void()> then) {
@@ -276,45 +410,5 @@ unsigned Executor::blocking_threads() const noexcept {
   return static_cast<unsigned>(impl_->blocking->threads.size());
 }
 
-struct Timer::State {
-  explicit State(asio::io_context& io) : strand(asio::make_strand(io)), timer(strand) {}
-  asio::strand<asio::io_context::executor_type> strand;
-  asio::steady_timer timer;
-  std::atomic<bool> claimed{false};  // whoever claims first (expiry or cancel) calls fn
-  std::function<void(bool)> fn;
-};
-
-void Timer::cancel() noexcept {
-  if (!state_ || state_->claimed.exchange(true)) return;
-  try {
-    asio::post(state_->strand, [state = state_] {
-      state->timer.cancel();
-      auto fn = std::move(state->fn);
-      detail::run_guarded([&] { fn(false); });
-    });
-  } catch (...) {
-    // Posting allocates; if it fails the callback is dropped rather than crashing the caller.
-  }
-}
-
-Timer Executor::after(std::chrono::nanoseconds delay, std::function<void(bool fired)> fn) {
-  auto state = std::make_shared<Timer::State>(impl_->io);
-  state->fn = std::move(fn);
-  state->timer.expires_after(std::max(delay, std::chrono::nanoseconds::zero()));
-  state->timer.async_wait([state](const asio::error_code& ec) {
-    if (state->claimed.exchange(true)) return;
-    auto callback = std::move(state->fn);
-    detail::run_guarded([&] { callback(!ec); });
-  });
-  return Timer(state);
-}
-
-Timer Executor::at(Deadline deadline, std::function<void(bool fired)> fn) {
-  if (!deadline.is_set()) {
-    // Never fires; only cancel() completes it. A timer far in the future does exactly that.
-    return after(std::chrono::hours(24 * 365 * 100), std::move(fn));
-  }
-  return after(deadline.time() - Deadline::Clock::now(), std::move(fn));
-}
 
 }  // namespace keel

@@ -15,6 +15,7 @@ namespace keel {
 
 namespace detail {
 struct BlockingPool;
+struct TimerQueue;
 }
 
 struct Executor::Impl {
@@ -28,6 +29,9 @@ struct Executor::Impl {
   std::shared_ptr<void> http_service;
   // Threads for host code that may block (post_blocking), created on demand.
   std::shared_ptr<detail::BlockingPool> blocking;
+  // Every Timer's entry (Executor::after); shared with the timers, which may outlive the
+  // executor. Its Asio timer is bound to `io`, declared before it, so it goes first.
+  std::shared_ptr<detail::TimerQueue> timers;
 };
 
 namespace detail {

@@ -3,7 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "keel/executor.hpp"
 
@@ -70,6 +73,94 @@ TEST_CASE("timers do not hold threads while they wait") {
   }
   // One thread, a thousand concurrent 50 ms waits: finishes in about 50 ms, not 50 s.
   CHECK(all.get_future().wait_for(5s) == std::future_status::ready);
+}
+
+TEST_CASE("timers fire in the order of their expiry, whatever the order they were set in") {
+  Executor executor(Executor::Options{1});
+  std::mutex mutex;
+  std::vector<int> order;
+  std::promise<void> all;
+  auto record = [&](int id) {
+    return [&, id](bool fired) {
+      CHECK(fired);
+      std::lock_guard lock(mutex);
+      order.push_back(id);
+      if (order.size() == 4) all.set_value();
+    };
+  };
+  // Each later-set timer expires earlier, so the queue re-arms its wake-up every time.
+  executor.after(80ms, record(4));
+  executor.after(60ms, record(3));
+  executor.after(40ms, record(2));
+  executor.after(20ms, record(1));
+  REQUIRE(all.get_future().wait_for(5s) == std::future_status::ready);
+  CHECK(order == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("timers cancelled while they expire answer exactly once") {
+  Executor executor(Executor::Options{2});
+  constexpr int n = 2000;
+  std::vector<std::atomic<int>> calls(n);
+  std::vector<keel::Timer> timers;
+  std::atomic<int> answered{0};
+  std::promise<void> all;
+  for (int i = 0; i < n; ++i) {
+    timers.push_back(executor.after(std::chrono::microseconds(i % 1000), [&, i](bool) {
+      calls[i]++;
+      if (answered.fetch_add(1) + 1 == n) all.set_value();
+    }));
+  }
+  // Cancelled from another thread while the queue is firing them: each is either fired or
+  // cancelled, never both.
+  for (int i = 0; i < n; i += 2) timers[i].cancel();
+  REQUIRE(all.get_future().wait_for(10s) == std::future_status::ready);
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < n; ++i) CHECK(calls[i] == 1);
+}
+
+TEST_CASE("a timer cancelled on an executor thread answers on that thread, after the callback") {
+  Executor executor(Executor::Options{2});
+  std::promise<std::pair<bool, bool>> answer;  // {same thread, after the cancelling callback}
+  executor.post([&] {
+    auto self = std::this_thread::get_id();
+    auto returned = std::make_shared<std::atomic<bool>>(false);
+    auto timer = executor.after(10s, [&, self, returned](bool fired) {
+      CHECK_FALSE(fired);
+      answer.set_value({std::this_thread::get_id() == self, returned->load()});
+    });
+    timer.cancel();
+    *returned = true;
+  });
+  auto [same_thread, after_callback] = answer.get_future().get();
+  CHECK(same_thread);
+  CHECK(after_callback);
+}
+
+TEST_CASE("deferred work follows the current callback on its thread, and is posted from elsewhere") {
+  Executor executor(Executor::Options{2});
+  std::promise<bool> same;
+  executor.post([&] {
+    auto self = std::this_thread::get_id();
+    executor.defer([&, self] { same.set_value(std::this_thread::get_id() == self); });
+  });
+  CHECK(same.get_future().get());
+  std::promise<bool> outside;
+  executor.defer([&] { outside.set_value(executor.running_in_this_thread()); });
+  CHECK(outside.get_future().get());
+}
+
+TEST_CASE("timers may outlive their executor") {
+  keel::Timer pending, cancelled_late;
+  auto dropped = std::make_shared<int>(0);
+  {
+    Executor executor(Executor::Options{1});
+    pending = executor.after(1h, [dropped](bool) { FAIL("a timer of a destroyed executor ran"); });
+    cancelled_late = executor.after(1h, [](bool) {});
+  }
+  // The executor is gone: its waiting timers were dropped uncalled, and cancelling is harmless.
+  cancelled_late.cancel();
+  pending = keel::Timer();
+  CHECK(dropped.use_count() == 1);
 }
 
 TEST_CASE("a deadline in the past fires at once and an unset one never fires") {
