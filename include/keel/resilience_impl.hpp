@@ -84,8 +84,9 @@ class ResilientRun : public std::enable_shared_from_this<ResilientRun<T>> {
       std::lock_guard lock(mutex_);
       if (!finished_) registration_ = std::move(registration);
     }
-    // The first attempt runs on the executor too, so the caller's thread never runs the attempt.
-    executor_.post([self = this->shared_from_this()] { self->start_attempt(); });
+    // The first attempt runs on the executor too, so the caller's thread never runs the attempt
+    // (deferred: called from an executor thread, it stays on that thread).
+    executor_.defer([self = this->shared_from_this()] { self->start_attempt(); });
   }
 
  private:
@@ -308,9 +309,10 @@ class ResilientRun : public std::enable_shared_from_this<ResilientRun<T>> {
       if (--busy_ > 0 || !outcome_) return;
       outcome.swap(outcome_);
     }
-    // Always posted: `done` then never runs inside the attempt's, a timer's or cancel()'s frame.
+    // Always deferred: `done` then never runs inside the attempt's, a timer's or cancel()'s
+    // frame, and an attempt that completed on an executor thread is continued on that thread.
     auto shared = std::make_shared<Result<T>>(std::move(*outcome));
-    executor_.post([self = this->shared_from_this(), shared] {
+    executor_.defer([self = this->shared_from_this(), shared] {
       auto done = std::move(self->done_);
       if (done) done(std::move(*shared));
     });
