@@ -29,6 +29,13 @@
 
 namespace keel {
 
+class Tool;
+struct ToolContext;
+namespace detail {
+// For the library's own callers that check arguments first (internal; lib/tools/checked_call.hpp).
+void call_checked(const Tool& tool, Json arguments, ToolContext context, Callback<Json> done, Executor& executor);
+}  // namespace detail
+
 /// What a handler receives besides its arguments.
 struct KEEL_API ToolContext {
   std::string call_id;
@@ -92,6 +99,7 @@ class KEEL_API Tool {
   struct Impl;
 
  private:
+  friend void detail::call_checked(const Tool&, Json, ToolContext, Callback<Json>, Executor&);
   explicit Tool(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };

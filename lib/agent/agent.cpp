@@ -11,6 +11,7 @@
 
 #include "core/text.hpp"
 #include "keel/agent.hpp"
+#include "tools/checked_call.hpp"
 
 namespace keel {
 
@@ -396,11 +397,16 @@ class Run : public std::enable_shared_from_this<Run> {
                              ? deadline_.earliest(Deadline::after(config.tool_timeout))
                              : deadline_;
       context.cancel = pending.cancel.token();
-      actions.push_back([self = shared_from_this(), tool = pending.tool, index,
+      // The arguments were checked above; with redacted text restored into them they are
+      // checked again, against what the tool will really see.
+      actions.push_back([self = shared_from_this(), tool = pending.tool, index, checked = vault_.empty(),
                          arguments = std::move(pending.arguments), context = std::move(context)]() mutable {
-        tool->call_async(std::move(arguments), std::move(context),
-                         [self, index](Result<Json> outcome) { self->on_tool(index, std::move(outcome)); },
-                         self->executor_);
+        Callback<Json> done = [self, index](Result<Json> outcome) { self->on_tool(index, std::move(outcome)); };
+        if (checked) {
+          detail::call_checked(*tool, std::move(arguments), std::move(context), std::move(done), self->executor_);
+        } else {
+          tool->call_async(std::move(arguments), std::move(context), std::move(done), self->executor_);
+        }
       });
     }
     if (outstanding_ == 0 && next_ == batch_.size()) close_batch(actions);

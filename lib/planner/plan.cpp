@@ -1,7 +1,6 @@
 // Plans and their validation; the planner's configuration and results as JSON.
 #include <algorithm>
 #include <functional>
-#include <set>
 #include <unordered_map>
 
 #include "keel/planner.hpp"
@@ -199,7 +198,6 @@ std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const Too
   }
   std::vector<Reference> refs;
   collect_references(task.args, is_task, refs);
-  std::set<std::string> referenced_keys;
   for (const auto& r : refs) {
     if (r.task == task.id) {
       issue("refers to its own output");
@@ -210,30 +208,28 @@ std::vector<PlanIssue> check_task(const Plan& plan, std::size_t index, const Too
   // Arguments against the schema; a top-level argument holding a reference is checked at run
   // time, when its value is known.
   if (tool != nullptr) {
-    Json args = task.args;
-    Json schema = tool->spec().parameters;
-    bool pruned = false;
-    for (auto it = task.args.begin(); it != task.args.end(); ++it) {
-      std::vector<Reference> inner;
-      collect_references(it.value(), is_task, inner);
-      if (inner.empty()) continue;
-      args.erase(it.key());
-      pruned = true;
-      if (schema.is_object() && schema.contains("required") && schema["required"].is_array()) {
-        auto& required = schema["required"];
-        for (std::size_t i = 0; i < required.size(); ++i) {
-          if (required[i] == it.key()) {
-            required.erase(i);
-            break;
+    std::vector<std::string> violations;
+    if (refs.empty() || !task.args.is_object()) {
+      violations = tool->check(task.args);
+    } else {
+      Json args = task.args;
+      Json schema = tool->spec().parameters;
+      for (auto it = task.args.begin(); it != task.args.end(); ++it) {
+        std::vector<Reference> inner;
+        collect_references(it.value(), is_task, inner);
+        if (inner.empty()) continue;
+        args.erase(it.key());
+        if (schema.is_object() && schema.contains("required") && schema["required"].is_array()) {
+          auto& required = schema["required"];
+          for (std::size_t i = 0; i < required.size(); ++i) {
+            if (required[i] == it.key()) {
+              required.erase(i);
+              break;
+            }
           }
         }
       }
-    }
-    std::vector<std::string> violations;
-    if (pruned) {
       violations = tools::JsonSchema::parse(schema, task.tool).violations(args);
-    } else {
-      violations = tool->check(args);
     }
     for (auto& v : violations) issue("args: " + v);
   }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "keel/tools.hpp"
+#include "tools/checked_call.hpp"
 #include "tools/json_schema.hpp"
 #include "tools/subprocess.hpp"
 
@@ -243,18 +244,24 @@ Callback<Json> watched(const std::string& name, ToolContext& context, Callback<J
 
 void Tool::call_async(Json arguments, ToolContext context, Callback<Json> done,
                       Executor& executor) const {
-  auto impl = impl_;
+  auto violations = check(arguments);
+  if (!violations.empty()) {
+    Error error(Errc::invalid_argument, "invalid arguments for " + impl_->spec.name + ": " + joined(violations));
+    executor.post([done = std::move(done), error = std::move(error)] { done(error); });
+    return;
+  }
+  detail::call_checked(*this, std::move(arguments), std::move(context), std::move(done), executor);
+}
+
+void detail::call_checked(const Tool& tool, Json arguments, ToolContext context, Callback<Json> done,
+                         Executor& executor) {
+  auto impl = tool.impl_;
   auto fail = [&](Error error) {
     executor.post([done, error = std::move(error)] { done(error); });
   };
   if (context.cancel.cancelled()) return fail(Error(Errc::cancelled, impl->spec.name + ": cancelled"));
   if (context.deadline.expired()) {
     return fail(Error(Errc::timeout, impl->spec.name + ": the deadline passed before it ran"));
-  }
-  auto violations = check(arguments);
-  if (!violations.empty()) {
-    return fail(Error(Errc::invalid_argument,
-                      "invalid arguments for " + impl->spec.name + ": " + joined(violations)));
   }
   if (impl->skill) return run_skill(*impl, std::move(arguments), context, std::move(done), executor);
 
