@@ -8,6 +8,7 @@
 
 #include "planner/planner_impl.hpp"
 #include "planner/references.hpp"
+#include "tools/checked_call.hpp"
 
 namespace keel::planner {
 
@@ -55,6 +56,7 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
           nodes_[index_.at(d)].dependents.push_back(i);
           ++nodes_[i].waiting;
         }
+        nodes_[i].references = has_references(i);
       }
       // A resumed run: finished tasks keep their outputs; a started task whose tool may not run
       // twice is interrupted.
@@ -119,6 +121,9 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
  private:
   struct Node {
     std::vector<std::size_t> dependents;
+    // Whether its arguments refer to other tasks' outputs. Those without were checked against
+    // the tool's schema with the plan; those with are checked once filled in.
+    bool references = false;
     std::size_t waiting = 0;
     bool queued = false;
     bool settled = false;
@@ -131,6 +136,12 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
 
   static void run(Actions& actions) {
     for (auto& a : actions) a();
+  }
+
+  bool has_references(std::size_t i) const {
+    std::vector<Reference> found;
+    collect_references(plan_.tasks[i].args, [this](std::string_view id) { return index_.count(id) > 0; }, found);
+    return !found.empty();
   }
 
   bool may_repeat(std::size_t i) const {
@@ -239,7 +250,7 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
     auto is_task = [this](std::string_view id) { return index_.count(id) > 0; };
     Json args;
     try {
-      args = substitute(task.args, outputs_, is_task);
+      args = nodes_[i].references ? substitute(task.args, outputs_, is_task) : task.args;
     } catch (const Error& e) {
       o.status = "failed";
       o.error = std::string("its arguments could not be filled in: ") + e.what();
@@ -284,8 +295,9 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
       };
     } else {
       const Tool* tool = planner_->tools.find(task.tool);
-      attempt = [tool, args, call, id = task.id, deadline = deadline_,
-                 executor = planner_->executor](const CancellationToken& token, Callback<Json> done) {
+      attempt = [tool, args = std::move(args), checked = !nodes_[i].references, call, id = task.id,
+                 deadline = deadline_, executor = planner_->executor](const CancellationToken& token,
+                                                                      Callback<Json> done) {
         ++call->attempts;
         ToolContext context;
         context.call_id = id;
@@ -293,14 +305,19 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
         context.cancel = token;
         // A tool's own failure is worth another attempt (only idempotent tools get one); bad
         // arguments, timeouts and cancellations keep their own verdicts.
-        tool->call_async(args, std::move(context), [done = std::move(done)](Result<Json> r) {
+        Callback<Json> answer = [done = std::move(done)](Result<Json> r) {
           if (!r.ok() && r.error().code() == Errc::tool && r.error().details().retryable < 0) {
             ErrorDetails details = r.error().details();
             details.retryable = 1;
             return done(Error(Errc::tool, r.error().what(), details));
           }
           done(std::move(r));
-        }, *executor);
+        };
+        if (checked) {
+          detail::call_checked(*tool, args, std::move(context), std::move(answer), *executor);
+        } else {
+          tool->call_async(args, std::move(context), std::move(answer), *executor);
+        }
       };
     }
     actions.push_back([self = shared_from_this(), i, call, breaker, attempt = std::move(attempt)]() mutable {
@@ -319,45 +336,80 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
     });
   }
 
-  void on_task(std::size_t i, const std::shared_ptr<TaskCall>& call, Result<Json> result) {
-    Actions actions;
+  // A task's answer. Answers arrive on any thread; one thread at a time takes them in (the one
+  // that found nobody doing so), while the others only queue theirs: the run's bookkeeping then
+  // never makes a thread wait for another that is busy with it, which on a small machine costs
+  // more than the bookkeeping.
+  void on_task(std::size_t i, std::shared_ptr<TaskCall> call, Result<Json> result) {
     {
-      std::lock_guard lock(mutex_);
-      if (finished_ || outcomes_[i].status != "running") return;
-      --running_;
-      TaskOutcome& o = outcomes_[i];
-      o.finished_us = now_us();
-      o.duration_us = o.finished_us - o.started_us;
-      o.attempts = call->attempts.load();
-      {
-        std::lock_guard call_lock(call->mutex);
-        usage_ += call->usage;
-      }
-      if (result.ok()) {
-        o.status = "done";
-        o.output = std::move(result.value());
-        outputs_[o.id] = o.output;
-        settle(i);
-        emit_task(i, "finished", actions);
-        journal_finished(i, actions);
-        release(i, actions);
-      } else if (stopping_ && result.error().code() == Errc::cancelled) {
-        o.status = "cancelled";
-        o.error = stop_error_ ? stop_error_->what() : "cancelled";
-        settle(i);
-        emit_task(i, "cancelled", actions);
-        journal_finished(i, actions);
-      } else {
-        o.status = "failed";
-        o.error = result.error().what();
-        emit_task(i, "failed", actions);
-        journal_finished(i, actions);
-        failed(i, actions);
-      }
-      launch(actions);
-      maybe_finish(actions);
+      std::lock_guard lock(inbox_mutex_);
+      inbox_.push_back(Answer{i, std::move(call), std::move(result)});
+      if (taking_in_) return;
+      taking_in_ = true;
     }
-    run(actions);
+    for (;;) {
+      std::vector<Answer> answers;
+      {
+        std::lock_guard lock(inbox_mutex_);
+        if (inbox_.empty()) {
+          taking_in_ = false;
+          return;
+        }
+        answers.swap(inbox_);
+      }
+      Actions actions;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& answer : answers) settle_answer(answer, actions);
+        if (!finished_) {
+          launch(actions);
+          maybe_finish(actions);
+        }
+      }
+      run(actions);
+    }
+  }
+
+  struct Answer {
+    std::size_t task;
+    std::shared_ptr<TaskCall> call;
+    Result<Json> result;
+  };
+
+  void settle_answer(Answer& answer, Actions& actions) {
+    const std::size_t i = answer.task;
+    if (finished_ || outcomes_[i].status != "running") return;
+    --running_;
+    TaskOutcome& o = outcomes_[i];
+    o.finished_us = now_us();
+    o.duration_us = o.finished_us - o.started_us;
+    o.attempts = answer.call->attempts.load();
+    {
+      std::lock_guard call_lock(answer.call->mutex);
+      usage_ += answer.call->usage;
+    }
+    Result<Json>& result = answer.result;
+    if (result.ok()) {
+      o.status = "done";
+      o.output = std::move(result.value());
+      outputs_[o.id] = o.output;
+      settle(i);
+      emit_task(i, "finished", actions);
+      journal_finished(i, actions);
+      release(i, actions);
+    } else if (stopping_ && result.error().code() == Errc::cancelled) {
+      o.status = "cancelled";
+      o.error = stop_error_ ? stop_error_->what() : "cancelled";
+      settle(i);
+      emit_task(i, "cancelled", actions);
+      journal_finished(i, actions);
+    } else {
+      o.status = "failed";
+      o.error = result.error().what();
+      emit_task(i, "failed", actions);
+      journal_finished(i, actions);
+      failed(i, actions);
+    }
   }
 
  public:
@@ -375,6 +427,7 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
       outcomes_[i].id = plan_.tasks[i].id;
       outcomes_[i].tool = plan_.tasks[i].tool;
       index_.emplace(plan_.tasks[i].id, i);
+      nodes_[i].references = has_references(i);
       std::optional<std::size_t> failed_dependency;
       for (const auto& d : plan_.dependencies(i)) {
         auto it = index_.find(d);
@@ -493,6 +546,10 @@ class DagRun : public StreamingDag, public std::enable_shared_from_this<DagRun> 
   CancellationToken caller_;
   std::function<void(DagResult)> done_;
   Clock::time_point started_;
+
+  std::mutex inbox_mutex_;  // guards the two below
+  std::vector<Answer> inbox_;
+  bool taking_in_ = false;
 
   std::mutex mutex_;
   bool finished_ = false;
