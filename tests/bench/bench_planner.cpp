@@ -6,7 +6,8 @@
 //      holding a thread; on 2 executor threads the run should take about the 500 ms critical
 //      path (goal: within 1.1x).
 //   Baseline in the same run: the same DAGs on Python asyncio (tests/bench/planner_baseline.py).
-//   build/bin/bench_planner [--runs N]
+//   build/bin/bench_planner [--runs N] [--threads N (executor threads, default 2)]
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -58,11 +59,13 @@ void python_baseline() {
 
 int main(int argc, char** argv) {
   int runs = 20;
+  unsigned threads = 2;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--threads") == 0) threads = static_cast<unsigned>(std::max(1, std::atoi(argv[i + 1])));
   }
   std::printf("keel planner benchmark\n\n");
-  Executor executor(Executor::Options{2});
+  Executor executor(Executor::Options{threads});
   auto model = std::make_shared<ScriptedModel>(std::vector<Json>{}, executor);  // for its executor
   ToolRegistry tools;
   ToolSpec noop_spec{"noop", "answers at once", Json{{"type", "object"}}};
@@ -87,7 +90,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("1. scheduling overhead per task (1,000-task DAG of no-op tools, run / 1,000)\n");
+  std::printf("1. scheduling overhead per task (1,000-task DAG of no-op tools, run / 1,000, %u executor threads)\n",
+              threads);
   report("   keel", per_task);
   std::printf("   goal p50 <= 10 us\n");
 
@@ -99,7 +103,7 @@ int main(int argc, char** argv) {
     walls.push_back(micros(Clock::now() - start) / 1000.0);
     if (run.status != "succeeded") return 1;
   }
-  std::printf("\n2. width 100, depth 10, tools answering after 50 ms, 2 executor threads\n");
+  std::printf("\n2. width 100, depth 10, tools answering after 50 ms, %u executor threads\n", threads);
   std::printf("   keel: wall %.1f ms (median of 3) = %.3fx the 500 ms critical path (goal <= 1.1x)\n",
               percentile(walls, 50), percentile(walls, 50) / 500.0);
   std::printf("\nbaseline: the same DAGs on Python asyncio (tests/bench/planner_baseline.py)\n");
