@@ -90,6 +90,32 @@ KEEL_API keel_status keel_planner_plan(const keel_planner* planner, const char* 
   });
 }
 
+KEEL_API keel_status keel_planner_plan_async(const keel_planner* planner, const char* goal,
+                                             const char* options_json, keel_done_fn done, void* user_data,
+                                             keel_call** call, keel_error** err) {
+  return keel::capi::call(err, [&] {
+    keel::capi::require(planner, "planner");
+    keel::capi::require(reinterpret_cast<void*>(done), "done");
+    if (call) *call = nullptr;
+    auto options = run_options(options_json);
+    auto handle = std::make_unique<keel_call>();
+    keel::CallOptions call_options;
+    call_options.deadline = options.deadline;
+    call_options.cancel = handle->cancel.token();
+    planner->planner->plan_async(std::string(keel::capi::text_arg(goal, "goal")), std::move(call_options),
+                                 [done, user_data](keel::Result<keel::Plan> result) {
+                                   if (result.ok()) {
+                                     std::string json = keel::dump_json(result.value().to_json());
+                                     done(KEEL_OK, json.c_str(), user_data);
+                                   } else {
+                                     done(static_cast<keel_status>(result.error().code()), result.error().what(),
+                                          user_data);
+                                   }
+                                 });
+    if (call) *call = handle.release();
+  });
+}
+
 KEEL_API keel_status keel_planner_run(const keel_planner* planner, const char* plan_json,
                                       const char* options_json, char** result_json, keel_error** err) {
   return keel::capi::call(err, [&] {

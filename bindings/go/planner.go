@@ -28,6 +28,12 @@ static keel_status keel_go_planner_start(const keel_planner* planner, const char
   return keel_planner_start(planner, goal, plan_json, options_json, keel_go_planner_done_fn,
                             (void*)handle, call, err);
 }
+static keel_status keel_go_planner_plan_async(const keel_planner* planner, const char* goal,
+                                              const char* options_json, uintptr_t handle,
+                                              keel_call** call, keel_error** err) {
+  return keel_planner_plan_async(planner, goal, options_json, keel_go_planner_done_fn,
+                                 (void*)handle, call, err);
+}
 // handle 0 removes the callback.
 static keel_status keel_go_planner_set_event_callback(keel_planner* planner, uintptr_t handle,
                                                       keel_error** err) {
@@ -304,41 +310,26 @@ func (p *Planner) Validate(plan json.RawMessage) ([]PlanIssue, error) {
 // Plan asks the model for a plan for goal and returns it as JSON, re-asking with the problems
 // of an invalid one up to max_plan_attempts times. When no valid plan came, the error matches
 // ErrParse and lists the last problems; a planner without a model gives ErrInvalidArgument.
-// The context's deadline bounds the planning: keel then stops and Plan returns an error
-// matching both context.DeadlineExceeded and ErrTimeout. keel's C call takes no cancellation,
-// so cancelling the context does not interrupt planning in progress: give it a deadline.
+// The context bounds the planning: when its deadline passes or it is cancelled, keel stops
+// waiting for the model and Plan returns an error matching both the context's error and the
+// keel code (ErrTimeout, ErrCancelled).
 func (p *Planner) Plan(ctx context.Context, goal string) (json.RawMessage, error) {
 	if ctx == nil {
 		ctx = context.Background()
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, newContextError(err, nil)
 	}
 	goalC, err := cString(goal, "goal")
 	if err != nil {
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(goalC))
-	optsC, err := runOptionsJSON(ctx, nil)
+	result, err := p.await(ctx, nil, func(handle *C.keel_planner, optsC *C.char, userData C.uintptr_t,
+		call **C.keel_call, cerr **C.keel_error) C.keel_status {
+		return C.keel_go_planner_plan_async(handle, goalC, optsC, userData, call, cerr)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer C.free(unsafe.Pointer(optsC))
-	// The read lock is held for the whole call: keel's planning uses the planner's handle until
-	// it answers.
-	p.mu.RLock()
-	if p.handle == nil {
-		p.mu.RUnlock()
-		return nil, &Error{Code: InvalidArgument, Message: "the planner is closed"}
-	}
-	var out *C.char
-	var cerr *C.keel_error
-	status := C.keel_planner_plan(p.handle, goalC, optsC, &out, &cerr)
-	p.mu.RUnlock()
-	if err := takeError(status, cerr); err != nil {
-		return nil, withContext(ctx, err)
-	}
-	return json.RawMessage(takeString(out)), nil
+	return json.RawMessage(result.text), nil
 }
 
 // Run runs a plan ({"tasks": [{"id": "t1", "tool": "search", "args": {...}, "deps": [...]}]})
@@ -393,12 +384,32 @@ func (p *Planner) start(ctx context.Context, goal, plan *C.char, opts *RunOption
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	result, err := p.await(ctx, opts, func(handle *C.keel_planner, optsC *C.char, userData C.uintptr_t,
+		call **C.keel_call, cerr **C.keel_error) C.keel_status {
+		return C.keel_go_planner_start(handle, goal, plan, optsC, userData, call, cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &PlanRun{Raw: json.RawMessage(result.text)}
+	if err := decodeJSON(result.text, r, "plan run"); err != nil {
+		return nil, err
+	}
+	return r, r.endedByContext(ctx)
+}
+
+// await starts one asynchronous call on the planner's handle (begin, given the options JSON
+// and the cgo.Handle for the completion) and waits for its result under the context. A failed
+// call is a *Error (together with the context's error when the context ended it). The Go model
+// and tools the call may use stay reachable until keel is done with them, even after Close.
+func (p *Planner) await(ctx context.Context, opts *RunOptions, begin func(handle *C.keel_planner, optsC *C.char,
+	userData C.uintptr_t, call **C.keel_call, cerr **C.keel_error) C.keel_status) (callResult, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, newContextError(err, nil)
+		return callResult{}, newContextError(err, nil)
 	}
 	optsC, err := runOptionsJSON(ctx, opts)
 	if err != nil {
-		return nil, err
+		return callResult{}, err
 	}
 	defer C.free(unsafe.Pointer(optsC))
 	_, keelHasDeadline := ctx.Deadline()
@@ -407,9 +418,8 @@ func (p *Planner) start(ctx context.Context, goal, plan *C.char, opts *RunOption
 	p.mu.RLock()
 	if p.handle == nil {
 		p.mu.RUnlock()
-		return nil, &Error{Code: InvalidArgument, Message: "the planner is closed"}
+		return callResult{}, &Error{Code: InvalidArgument, Message: "the planner is closed"}
 	}
-	// The run may outlive Close: the Go functions it calls stay reachable until it completes.
 	model, tools := p.modelHost, p.tools
 	if model != nil {
 		model.retain()
@@ -426,11 +436,11 @@ func (p *Planner) start(ctx context.Context, goal, plan *C.char, opts *RunOption
 	userData := cgo.NewHandle(pending)
 	var call *C.keel_call
 	var cerr *C.keel_error
-	status := C.keel_go_planner_start(p.handle, goal, plan, optsC, C.uintptr_t(userData), &call, &cerr)
+	status := begin(p.handle, optsC, C.uintptr_t(userData), &call, &cerr)
 	p.mu.RUnlock()
 	if err := takeError(status, cerr); err != nil {
-		userData.Delete() // done is never called when the run did not start
-		return nil, err
+		userData.Delete() // done is never called when the call did not start
+		return callResult{}, err
 	}
 	defer C.keel_call_free(call) // freeing does not cancel
 
@@ -441,16 +451,12 @@ func (p *Planner) start(ctx context.Context, goal, plan *C.char, opts *RunOption
 			<-pending.done
 			releaseFuncs(model, tools)
 		}()
-		return nil, newContextError(ctx.Err(), nil)
+		return callResult{}, newContextError(ctx.Err(), nil)
 	}
 	if result.status != C.KEEL_OK {
-		return nil, withContext(ctx, &Error{Code: Code(result.status), Message: result.text})
+		return callResult{}, withContext(ctx, &Error{Code: Code(result.status), Message: result.text})
 	}
-	r := &PlanRun{Raw: json.RawMessage(result.text)}
-	if err := decodeJSON(result.text, r, "plan run"); err != nil {
-		return nil, err
-	}
-	return r, r.endedByContext(ctx)
+	return result, nil
 }
 
 // awaitCall waits for an asynchronous call's result. When the context ends first, a call that

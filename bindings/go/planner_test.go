@@ -350,6 +350,27 @@ func TestPlanReasksTheModelWithTheProblemsOfAnInvalidPlan(t *testing.T) {
 	}
 }
 
+func TestCancellingTheContextStopsPlanningAtOnce(t *testing.T) {
+	ts, _ := addToolset(t)
+	slow := scriptedModel(t, `{"provider": "scripted", "delay_ms": 30000, "responses": [{"content": "{}"}]}`)
+	p := newTestPlanner(t, "", slow, ts)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := p.Plan(ctx, "add")
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrCancelled) {
+		t.Fatalf("err = %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Fatalf("cancelled planning took %v", elapsed)
+	}
+	deadline, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stop()
+	if _, err := p.Plan(deadline, "add"); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestAJournalledRunResumesWithoutRunningDoneTasksAgain(t *testing.T) {
 	config := fmt.Sprintf(`{"journal": %q}`, filepath.Join(t.TempDir(), "runs.sqlite"))
 	ts := newTestToolset(t, "")

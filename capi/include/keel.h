@@ -659,6 +659,13 @@ KEEL_API keel_status keel_planner_validate(const keel_planner* planner, const ch
 KEEL_API keel_status keel_planner_plan(const keel_planner* planner, const char* goal,
                                        const char* options_json, char** plan_json,
                                        keel_error** err);
+/* The asynchronous form of keel_planner_plan: `done` runs exactly once on a keel thread with
+ * KEEL_OK and the plan JSON, or an error status and its message (KEEL_CANCELLED after
+ * keel_call_cancel) — unless this returns an error status, in which case `done` is never called.
+ * *call (when not NULL) receives a handle for keel_call_cancel; free it with keel_call_free. */
+KEEL_API keel_status keel_planner_plan_async(const keel_planner* planner, const char* goal,
+                                             const char* options_json, keel_done_fn done,
+                                             void* user_data, keel_call** call, keel_error** err);
 /* Runs a plan (blocking); *result_json receives the result. With a journal and a known run_id,
  * `plan_json` may be NULL (the journal has the plan). */
 KEEL_API keel_status keel_planner_run(const keel_planner* planner, const char* plan_json,

@@ -158,8 +158,13 @@ class KEEL_API Planner {
   std::string planning_prompt(std::string_view goal) const;
 
   /// Asks the model for a plan, sending the validation errors back up to max_plan_attempts
-  /// times. Throws Error(parse) with the last errors when no valid plan came.
+  /// times. Throws Error(parse) with the last errors when no valid plan came; the options'
+  /// deadline and cancellation token bound the whole exchange.
   Plan plan(std::string_view goal, CallOptions options = {}) const;
+  /// The asynchronous form: `done` runs once on an executor thread with the plan or the error
+  /// (Error(cancelled) once `options.cancel` is cancelled). Throws Error(invalid_argument) at
+  /// once when the planner has no model.
+  void plan_async(std::string goal, CallOptions options, std::function<void(Result<Plan>)> done) const;
 
   /// Runs a plan (validated first: an invalid plan is a run with status "invalid" and the
   /// issues in `error`). `done` runs once on an executor thread.

@@ -285,15 +285,19 @@ class PlanRequest : public std::enable_shared_from_this<PlanRequest> {
 
 }  // namespace
 
-Plan Planner::plan(std::string_view goal, CallOptions options) const {
+void Planner::plan_async(std::string goal, CallOptions options, std::function<void(Result<Plan>)> done) const {
   if (!impl_->model) throw Error(Errc::invalid_argument, "planner: planning a goal needs a model");
+  auto request = std::make_shared<PlanRequest>(impl_, planning_prompt(goal), std::move(options),
+                                               [done = std::move(done)](Result<Plan> r, Usage) { done(std::move(r)); });
+  request->ask();
+}
+
+Plan Planner::plan(std::string_view goal, CallOptions options) const {
   if (impl_->executor->running_in_this_thread()) {
     throw Error(Errc::invalid_argument, "Planner::plan() from an executor thread would wait on itself");
   }
   std::promise<Result<Plan>> promise;
-  auto request = std::make_shared<PlanRequest>(impl_, planning_prompt(goal), std::move(options),
-                                               [&promise](Result<Plan> r, Usage) { promise.set_value(std::move(r)); });
-  request->ask();
+  plan_async(std::string(goal), std::move(options), [&promise](Result<Plan> r) { promise.set_value(std::move(r)); });
   return promise.get_future().get().value();
 }
 

@@ -50,13 +50,14 @@ struct outcome {
   pthread_mutex_t mutex;
   pthread_cond_t cond;
   int done;
+  keel_status status;
   char* json;
 };
 
 static void on_done(keel_status status, const char* json, void* user_data) {
   struct outcome* o = (struct outcome*)user_data;
-  (void)status;
   pthread_mutex_lock(&o->mutex);
+  o->status = status;
   o->json = strdup(json);
   o->done = 1;
   pthread_cond_signal(&o->cond);
@@ -143,6 +144,54 @@ int main(int argc, char** argv) {
   OK(keel_planner_solve(planner, "What is it?", NULL, &json, &err));
   EXPECT(json && strstr(json, "\"answer\":\"forty-two\""));
   keel_free(json);
+  keel_planner_free(planner);
+  planner = NULL;
+  keel_model_free(model);
+
+  /* Planning asynchronously: a plan, then a slow model's planning cancelled. */
+  OK(keel_model_new(
+      "{\"provider\": \"scripted\", \"responses\": ["
+      " {\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": \\\"t1\\\", \\\"tool\\\": \\\"echo\\\"}]}\"}]}",
+      &model, &err));
+  OK(keel_planner_new(NULL, model, tools, &planner, &err));
+  {
+    struct outcome o;
+    keel_call* call = NULL;
+    pthread_mutex_init(&o.mutex, NULL);
+    pthread_cond_init(&o.cond, NULL);
+    o.done = 0;
+    o.json = NULL;
+    OK(keel_planner_plan_async(planner, "Echo something.", NULL, on_done, &o, &call, &err));
+    pthread_mutex_lock(&o.mutex);
+    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
+    pthread_mutex_unlock(&o.mutex);
+    EXPECT(o.status == KEEL_OK && o.json && strstr(o.json, "\"id\":\"t1\""));
+    free(o.json);
+    keel_call_free(call);
+  }
+  keel_planner_free(planner);
+  keel_model_free(model);
+  OK(keel_model_new("{\"provider\": \"scripted\", \"delay_ms\": 60000, \"responses\": [{\"content\": \"{}\"}]}",
+                    &model, &err));
+  OK(keel_planner_new(NULL, model, tools, &planner, &err));
+  {
+    struct outcome o;
+    keel_call* call = NULL;
+    pthread_mutex_init(&o.mutex, NULL);
+    pthread_cond_init(&o.cond, NULL);
+    o.done = 0;
+    o.json = NULL;
+    OK(keel_planner_plan_async(planner, "Never answered.", NULL, on_done, &o, &call, &err));
+    keel_call_cancel(call);
+    pthread_mutex_lock(&o.mutex);
+    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
+    pthread_mutex_unlock(&o.mutex);
+    EXPECT(o.status == KEEL_CANCELLED);
+    free(o.json);
+    keel_call_free(call);
+  }
+  EXPECT_ERROR(keel_planner_plan_async(planner, NULL, NULL, on_done, NULL, NULL, &err), KEEL_INVALID_ARGUMENT,
+               "goal");
   keel_planner_free(planner);
   planner = NULL;
   EXPECT_ERROR(keel_planner_new("{\"failure_policy\": \"panic\"}", NULL, tools, &planner, &err),

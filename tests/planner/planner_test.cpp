@@ -394,6 +394,38 @@ TEST_CASE("the model plans (re-asked with the errors), llm tasks write text, the
   }
 }
 
+TEST_CASE("planning asynchronously: the plan, or a cancellation that does not wait for the model") {
+  ToolRegistry tools;
+  tools.add(Tool(spec("search", Json{{"type", "object"}}), [](const Json& args, const ToolContext&) { return args; }));
+  auto model = std::make_shared<ScriptedModel>(
+      std::vector<Json>{{{"content", R"({"tasks": [{"id": "t1", "tool": "search"}]})"}}});
+  Planner planner(quick(), model, tools);
+  std::promise<Result<Plan>> planned;
+  planner.plan_async("find it", {}, [&](Result<Plan> r) { planned.set_value(std::move(r)); });
+  auto plan = planned.get_future().get();
+  REQUIRE(plan.ok());
+  CHECK(plan.value().tasks.at(0).id == "t1");
+
+  // A model that would answer in a minute: cancelling ends the planning at once.
+  auto slow = std::make_shared<ScriptedModel>(
+      std::vector<Json>{{{"content", R"({"tasks": [{"id": "t1", "tool": "search"}]})"}}}, Executor::shared(), 60s);
+  Planner patient(quick(), slow, tools);
+  CancellationSource cancel;
+  CallOptions options;
+  options.cancel = cancel.token();
+  std::promise<Result<Plan>> cancelled;
+  auto started = std::chrono::steady_clock::now();
+  patient.plan_async("find it", options, [&](Result<Plan> r) { cancelled.set_value(std::move(r)); });
+  cancel.cancel();
+  auto outcome = cancelled.get_future().get();
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code() == Errc::cancelled);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+
+  Planner modelless(quick(), nullptr, tools);
+  CHECK_THROWS_AS(modelless.plan_async("x", {}, [](Result<Plan>) {}), Error);
+}
+
 TEST_CASE("the joiner may ask for a new plan, once by default") {
   Bench bench;
   ToolRegistry tools;

@@ -23,7 +23,7 @@ import os
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union
 
 from . import _native, llm
 from ._native import ErrorPtr, lib
@@ -42,6 +42,7 @@ class _Planner(ctypes.Structure):
 
 
 _PlannerPtr = POINTER(_Planner)
+_T = TypeVar("_T")
 # typedef void (*keel_event_fn)(const char* event_json, void* user_data);
 _EventFn = _native.EventFn
 
@@ -62,6 +63,12 @@ lib.keel_planner_validate.argtypes = [_PlannerPtr, c_char_p, POINTER(c_void_p), 
 lib.keel_planner_plan.restype = c_int
 lib.keel_planner_plan.argtypes = [_PlannerPtr, c_char_p, c_char_p, POINTER(c_void_p),
                                   POINTER(ErrorPtr)]
+# keel_status keel_planner_plan_async(const keel_planner* planner, const char* goal,
+#                                     const char* options_json, keel_done_fn done,
+#                                     void* user_data, keel_call** call, keel_error** err);
+lib.keel_planner_plan_async.restype = c_int
+lib.keel_planner_plan_async.argtypes = [_PlannerPtr, c_char_p, c_char_p, llm._DoneFn, c_void_p,
+                                        POINTER(llm._CallPtr), POINTER(ErrorPtr)]
 # keel_status keel_planner_run(const keel_planner* planner, const char* plan_json,
 #                              const char* options_json, char** result_json, keel_error** err);
 lib.keel_planner_run.restype = c_int
@@ -287,7 +294,7 @@ class Planner(_native.NativeHandle):
         self._event_callback: Optional[Any] = None
         self._tool_names: List[str] = []
         self._lock = threading.Lock()
-        self._runs = 0  # runs in flight: they keep the Python tools and model until they end
+        self._runs = 0  # calls in flight: they keep the Python tools and model until they end
         config_json = llm._config_with_options(config, dict(options), "planner config")
         private: Optional[Toolset] = None
         owned: List[Any] = []
@@ -373,15 +380,14 @@ class Planner(_native.NativeHandle):
     def plan(self, goal: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Asks the model for a plan for ``goal`` and returns it (``{"tasks": [...]}``). An
         invalid answer goes back to the model with its problems, up to "max_plan_attempts";
-        then a ParseError carries the last problems. ``timeout`` (seconds) bounds it all.
-        Blocks this thread (the C ABI has no asynchronous form of it, so Ctrl-C waits for the
-        model's answer)."""
-        handle = self._live()
+        then a ParseError carries the last problems. ``timeout`` (seconds) bounds it all, and
+        Ctrl-C cancels it (the KeyboardInterrupt propagates)."""
+        encoded = _native.encode(goal)
         options = _run_options(timeout)
-        out = c_void_p()
-        _native.call(lib.keel_planner_plan, handle, _native.encode(goal), options,
-                     ctypes.byref(out))
-        return json.loads(_native.take_string(out.value))
+        return self._in_flight(lambda handle: llm._await_run(
+            lambda done, key, call, err: lib.keel_planner_plan_async(handle, encoded, options, done,
+                                                                     key, call, err),
+            lambda plan: plan, "plan"))
 
     # -- runs --
 
@@ -408,24 +414,25 @@ class Planner(_native.NativeHandle):
 
     def _start(self, goal: Optional[bytes], plan_json: Optional[bytes],
                options: Optional[bytes]) -> PlanRun:
+        return self._in_flight(lambda handle: llm._await_run(
+            lambda done, key, call, err: lib.keel_planner_start(handle, goal, plan_json, options, done,
+                                                                key, call, err),
+            PlanRun.from_dict, "plan_run"))
+
+    def _in_flight(self, wait: Callable[[Any], _T]) -> _T:
+        """Runs ``wait(handle)`` counted as a call in flight, so close() during it lets the
+        native planner go only once the last call has returned."""
         with self._lock:
             handle = self._live()
             self._runs += 1
         try:
-            return self._wait(handle, goal, plan_json, options)
+            return wait(handle)
         finally:
             with self._lock:
                 self._runs -= 1
                 last = self._runs == 0 and not self._handle
-            if last:  # closed while this run was in flight
+            if last:  # closed while this call was in flight
                 self._let_go()
-
-    def _wait(self, handle: Any, goal: Optional[bytes], plan_json: Optional[bytes],
-              options: Optional[bytes]) -> PlanRun:
-        return llm._await_run(
-            lambda done, key, call, err: lib.keel_planner_start(handle, goal, plan_json, options, done,
-                                                                key, call, err),
-            PlanRun.from_dict, "plan_run")
 
     # -- events --
 

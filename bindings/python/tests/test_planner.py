@@ -574,6 +574,17 @@ def test_ctrl_c_cancels_a_run_and_carries_its_result():
     assert started == [1]
 
 
+def test_ctrl_c_cancels_planning_without_waiting_for_the_model():
+    planner = Planner(model=scripted(says(plan_of(task("t1", "llm", {"prompt": "x"}))),
+                                     delay_ms=30000))
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        planner.plan("x")
+    assert time.monotonic() - start < 3.0
+    planner.close()
+
+
 # ---- Configuration, lifetimes and closed handles ------------------------------------------------
 
 
