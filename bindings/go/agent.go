@@ -193,16 +193,16 @@ func NewAgent(configJSON string, model *Model, tools *Toolset, firewall *Firewal
 	}
 	var fw *C.keel_firewall
 	if firewall != nil {
-		handle, err := firewall.live()
+		handle, err := firewall.lock()
 		if err != nil {
 			return nil, err
 		}
+		defer firewall.mu.RUnlock()
 		fw = handle
 	}
 	var handle *C.keel_agent
 	var cerr *C.keel_error
 	status := C.keel_agent_new(cfg, model.handle, toolset, fw, &handle, &cerr)
-	runtime.KeepAlive(firewall)
 	if err := takeError(status, cerr); err != nil {
 		return nil, err
 	}

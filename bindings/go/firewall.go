@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -49,6 +50,7 @@ type Redaction struct {
 
 // Firewall screens prompts and replies. Safe for concurrent use; call Close when done.
 type Firewall struct {
+	mu     sync.RWMutex // Close waits for calls in progress
 	handle *C.keel_firewall
 }
 
@@ -66,8 +68,14 @@ func NewFirewall(configJSON string) (*Firewall, error) {
 	return fw, nil
 }
 
-// Close frees the firewall; it is safe to call more than once.
+// Close frees the firewall once the calls in progress have returned; it is safe to call more
+// than once (and on a nil *Firewall).
 func (f *Firewall) Close() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.handle != nil {
 		C.keel_firewall_free(f.handle)
 		f.handle = nil
@@ -75,8 +83,15 @@ func (f *Firewall) Close() {
 	runtime.SetFinalizer(f, nil)
 }
 
-func (f *Firewall) live() (*C.keel_firewall, error) {
-	if f == nil || f.handle == nil {
+// lock holds the firewall open for a call: on success the caller must f.mu.RUnlock() when the
+// C call has returned.
+func (f *Firewall) lock() (*C.keel_firewall, error) {
+	if f == nil {
+		return nil, &Error{Code: InvalidArgument, Message: "the firewall is nil"}
+	}
+	f.mu.RLock()
+	if f.handle == nil {
+		f.mu.RUnlock()
 		return nil, &Error{Code: InvalidArgument, Message: "the firewall is closed"}
 	}
 	return f.handle, nil
@@ -94,7 +109,7 @@ func textArg(s string) (*C.char, C.size_t) {
 
 // Scan returns the verdict for text travelling in the given direction.
 func (f *Firewall) Scan(text string, direction Direction) (*Verdict, error) {
-	handle, err := f.live()
+	handle, err := f.lock()
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +117,8 @@ func (f *Firewall) Scan(text string, direction Direction) (*Verdict, error) {
 	var out *C.char
 	var cerr *C.keel_error
 	status := C.keel_firewall_scan(handle, ptr, n, C.keel_direction(direction), &out, &cerr)
+	f.mu.RUnlock()
 	runtime.KeepAlive(text)
-	runtime.KeepAlive(f)
 	if err := takeError(status, cerr); err != nil {
 		return nil, err
 	}
@@ -116,7 +131,7 @@ func (f *Firewall) Scan(text string, direction Direction) (*Verdict, error) {
 
 // Check is the fast path: the decision ("allow", "flag", "block") and risk, nothing else.
 func (f *Firewall) Check(text string, direction Direction) (string, float64, error) {
-	handle, err := f.live()
+	handle, err := f.lock()
 	if err != nil {
 		return "", 0, err
 	}
@@ -125,33 +140,37 @@ func (f *Firewall) Check(text string, direction Direction) (string, float64, err
 	var risk C.double
 	var cerr *C.keel_error
 	status := C.keel_firewall_check(handle, ptr, n, C.keel_direction(direction), &decision, &risk, &cerr)
+	f.mu.RUnlock()
 	runtime.KeepAlive(text)
-	runtime.KeepAlive(f)
 	if err := takeError(status, cerr); err != nil {
 		return "", 0, err
 	}
-	return [...]string{"allow", "flag", "block"}[int(decision)], float64(risk), nil
+	names := [...]string{"allow", "flag", "block"}
+	if int(decision) < 0 || int(decision) >= len(names) {
+		return "", 0, &Error{Code: Internal, Message: "unknown decision from keel"}
+	}
+	return names[int(decision)], float64(risk), nil
 }
 
 // Redact replaces PII and secrets; pass the vault of earlier calls (or nil) to keep placeholders
 // stable across a conversation.
 func (f *Firewall) Redact(text string, vault map[string]string, direction Direction) (*Redaction, error) {
-	handle, err := f.live()
-	if err != nil {
-		return nil, err
-	}
 	var vaultC *C.char
 	if len(vault) > 0 {
 		data, _ := json.Marshal(vault)
 		vaultC = C.CString(string(data))
 		defer C.free(unsafe.Pointer(vaultC))
 	}
+	handle, err := f.lock()
+	if err != nil {
+		return nil, err
+	}
 	ptr, n := textArg(text)
 	var out *C.char
 	var cerr *C.keel_error
 	status := C.keel_firewall_redact(handle, ptr, n, C.keel_direction(direction), vaultC, &out, &cerr)
+	f.mu.RUnlock()
 	runtime.KeepAlive(text)
-	runtime.KeepAlive(f)
 	if err := takeError(status, cerr); err != nil {
 		return nil, err
 	}
