@@ -12,7 +12,7 @@ import json
 import os
 from ctypes import POINTER, c_char_p, c_int, c_void_p
 from pathlib import Path
-from typing import Any, Callable, Optional, Self
+from typing import Any, Callable, Optional, TypeVar
 
 from .errors import error_from_code
 
@@ -124,6 +124,9 @@ def encode(text: str) -> bytes:
 EventFn = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
 
 
+_Handle = TypeVar("_Handle", bound="NativeHandle")
+
+
 class NativeHandle:
     """The life cycle every wrapper of a C handle shares: ``with`` closes it, so does garbage
     collection (quietly: a finaliser must not raise), and a call after close() is an
@@ -138,7 +141,7 @@ class NativeHandle:
     def _closed_message(self) -> str:
         return "closed"
 
-    def __enter__(self) -> "Self":
+    def __enter__(self: "_Handle") -> "_Handle":
         return self
 
     def __exit__(self, *exc: Any) -> None:
