@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   keel_planner* planner = NULL;
   char* json = NULL;
   char config[1024];
-  const char* dir = argc > 1 ? argv[1] : ".";
+  const char* dir = argc > 1 ? argv[1] : "/tmp";
 
   OK(keel_toolset_new(NULL, &tools, &err));
   OK(keel_toolset_add(tools, "{\"name\": \"echo\"}", echo, NULL, &err));
