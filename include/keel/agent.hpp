@@ -1,10 +1,11 @@
-// The agent: a stateless loop that calls a model, runs the tools it asks for (concurrently when
-// it asks for several), feeds their results or errors back, and stops at a final answer or a
-// limit — always returning the whole transcript. Optional firewall screening of the user's
-// input, of tool results (indirect prompt injection) and of the output.
-//
-// A run holds no thread while it waits: the model call and the tools complete on the executor,
-// and the loop continues from their callbacks.
+/// \file
+/// The agent: a stateless loop that calls a model, runs the tools it asks for (concurrently when
+/// it asks for several), feeds their results or errors back, and stops at a final answer or a
+/// limit — always returning the whole transcript. Optional firewall screening of the user's
+/// input, of tool results (indirect prompt injection) and of the output.
+///
+/// A run holds no thread while it waits: the model call and the tools complete on the executor,
+/// and the loop continues from their callbacks.
 #pragma once
 
 #include <chrono>
@@ -38,15 +39,22 @@ namespace keel {
 ///           (the run goes on); output: withheld (output ""), stop_reason blocked.
 /// Any action other than off records the verdict.
 struct KEEL_API ScreenPolicy {
+  /// Scan the text and record a verdict with findings (false: off, the other two are ignored).
   bool scan = false;
+  /// Replace PII and secrets by placeholders kept in the run's vault.
   bool redact = false;
+  /// Withhold the text when the decision is block.
   bool block = false;
 
+  /// No screening.
   static ScreenPolicy off() { return {}; }
+  /// Scan and record only.
   static ScreenPolicy flag() { return {true, false, false}; }
+  /// Scan, record, and block when the decision is block ("block"; the default of every stage).
   static ScreenPolicy blocking() { return {true, false, true}; }
   /// Throws Error(invalid_config) naming `path`.
   static ScreenPolicy from_json(const Json& json, const std::string& path);
+  /// The JSON form: name() as a string, or ["redact", "block"].
   Json to_json() const;
   /// "off", "flag", "redact", "block" or "redact+block".
   std::string name() const;
@@ -76,7 +84,9 @@ struct KEEL_API AgentConfig {
   /// One tool call; 0 = none. When it passes the call is cancelled, the model is told it timed
   /// out, and a result arriving later is ignored.
   std::chrono::milliseconds tool_timeout{60000};
+  /// Sent with every model call when set (0..2).
   std::optional<double> temperature;
+  /// The most output tokens of each model call, when set.
   std::optional<int> max_tokens;
   /// Applies to the first model call; later calls use "auto" (so "required" cannot loop).
   std::string tool_choice;
@@ -87,16 +97,23 @@ struct KEEL_API AgentConfig {
   /// Screening of the user's input, of tool results and of the output; they apply only when
   /// the agent has a firewall.
   ScreenPolicy screen_input = ScreenPolicy::blocking();
+  /// Screening of each tool result before the model sees it (see screen_input).
   ScreenPolicy screen_tool_results = ScreenPolicy::blocking();
+  /// Screening of the final answer (see screen_input).
   ScreenPolicy screen_output = ScreenPolicy::blocking();
 
   /// Throws Error(invalid_config) naming the JSON path.
   static AgentConfig from_json(const Json& json);
+  /// The JSON form that from_json() reads.
   Json to_json() const;
 };
 
-/// Why a run stopped.
+/// Why a run stopped: final (the model answered), max_turns (the last turn still asked for
+/// tools), budget (over token_budget while still asking for tools), blocked (the firewall
+/// blocked the input or the output), cancelled, error (the model failed, or the run's timeout
+/// or deadline passed: Errc::timeout).
 enum class StopReason { final, max_turns, budget, blocked, cancelled, error };
+/// The lower-case name of a stop reason ("final", "max_turns", ...).
 KEEL_API std::string_view to_string(StopReason reason) noexcept;
 
 /// One tool call of a run and what became of it. status: "ok", "error" (the tool failed),
@@ -104,25 +121,35 @@ KEEL_API std::string_view to_string(StopReason reason) noexcept;
 /// run), "timeout", "cancelled", "blocked" (the firewall withheld its result), "not_run" (the run
 /// stopped first).
 struct KEEL_API ToolCallRecord {
+  /// The call's id (the model's, or one keel made up when the model sent none).
   std::string id;
+  /// The tool's name.
   std::string name;
   Json arguments;  ///< as the model sent them (its text when it was not JSON)
+  /// The turn (1-based model call) that asked for it.
   int turn = 0;
+  /// "ok", "error", "unknown_tool", ... (see above).
   std::string status;
   Json result;        ///< the tool's value when status is ok (or blocked), else null
   std::string error;  ///< what the model was told, when not ok
+  /// How long the call took, in microseconds.
   std::int64_t duration_us = 0;
+  /// {"id", "name", "arguments", "turn", "status", "result"?, "error"?, "duration_us"}
   Json to_json() const;
 };
 
 /// A firewall verdict with findings, taken during a run (clean verdicts are only events).
 struct KEEL_API Screening {
   std::string stage;  ///< "input", "tool_result", "output"
+  /// The firewall's decision.
   Decision decision = Decision::allow;
+  /// The verdict's risk, 0..1.
   double risk = 0;
   std::string action;  ///< what was done: "flag", "redact", "block"
+  /// The categories of the findings, without repeats ("pii.email", ...).
   std::vector<std::string> categories;
   std::string call_id;  ///< stage tool_result: which call
+  /// {"stage", "decision", "risk", "action", "categories", "call_id"?}
   Json to_json() const;
 };
 
@@ -130,22 +157,31 @@ struct KEEL_API Screening {
 /// "tool_calls", "usage", "turns", "screenings", "duration_us"}.
 struct KEEL_API AgentResult {
   std::string output;  ///< the final answer (placeholders restored); "" unless final
+  /// Why the run stopped.
   StopReason stop_reason = StopReason::error;
   std::optional<Error> error;  ///< why it stopped, for error, blocked, cancelled, budget...
   /// The whole transcript: the system prompt, the conversation given (with redactions when
   /// the input was redacted), every model message and every tool result.
   std::vector<Message> messages;
+  /// Every tool call the model asked for, in the order asked.
   std::vector<ToolCallRecord> tool_calls;
+  /// Tokens of every model call of the run together.
   Usage usage;
   int turns = 0;  ///< model calls made
+  /// Verdicts with findings, in the order taken.
   std::vector<Screening> screenings;
+  /// How long the run took, in microseconds.
   std::int64_t duration_us = 0;
+  /// The JSON form described above.
   Json to_json() const;
 };
 
 /// Per-run options.
 struct KEEL_API AgentRunOptions {
+  /// When the run stops (stop_reason error, Errc::timeout); the earlier of it and the
+  /// configured timeout applies.
   Deadline deadline;
+  /// Cancelling it stops the run (stop_reason cancelled) and cancels the tools still running.
   CancellationToken cancel;
 };
 
@@ -176,7 +212,9 @@ class KEEL_API Agent {
   /// (never message text). Set before sharing the agent between threads.
   void set_event_sink(EventSink sink);
 
+  /// The configuration it was built with.
   const AgentConfig& config() const noexcept;
+  /// The tools it may call (its own copy).
   const ToolRegistry& tools() const noexcept;
   /// The firewall screening runs, or nullptr.
   const Firewall* firewall() const noexcept;

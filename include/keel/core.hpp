@@ -1,4 +1,5 @@
-// keel's core: errors, JSON and configuration helpers, the executor, events and the version.
+/// \file
+/// keel's core: errors, JSON and configuration helpers, the executor, events and the version.
 #pragma once
 
 #include "keel/error.hpp"

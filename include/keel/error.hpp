@@ -1,4 +1,5 @@
-// Errors: everything keel's C++ API throws is a keel::Error carrying a keel::Errc code.
+/// \file
+/// Errors: everything keel's C++ API throws is a keel::Error carrying a keel::Errc code.
 #pragma once
 
 #include <stdexcept>
@@ -43,9 +44,14 @@ struct ErrorDetails {
 /// contains secrets (API keys, raw PII).
 class KEEL_API Error : public std::runtime_error {
  public:
+  /// An error with a code and a message (what()).
   Error(Errc code, const std::string& message);
+  /// An error that also carries structured details (HTTP status, Retry-After, ...).
   Error(Errc code, const std::string& message, ErrorDetails details);
+  /// The error's code.
   Errc code() const noexcept { return code_; }
+  /// The structured details; defaults (http_status 0, retry_after_ms -1, retryable -1) when
+  /// none were given.
   const ErrorDetails& details() const noexcept { return details_; }
 
  private:

@@ -1,5 +1,6 @@
-// Structured events: components report what they did (JSON with `type`, `ts`, `duration_us` and
-// component-specific fields) to an optional sink the host provides for logging or tracing.
+/// \file
+/// Structured events: components report what they did (JSON with `type`, `ts`, `duration_us` and
+/// component-specific fields) to an optional sink the host provides for logging or tracing.
 #pragma once
 
 #include <cstdint>

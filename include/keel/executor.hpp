@@ -1,5 +1,6 @@
-// The asynchronous runtime: a thread pool over Asio with timers, deadlines and cancellation.
-// Everything in keel that waits on I/O completes on an Executor (the shared one by default).
+/// \file
+/// The asynchronous runtime: a thread pool over Asio with timers, deadlines and cancellation.
+/// Everything in keel that waits on I/O completes on an Executor (the shared one by default).
 #pragma once
 
 #include <chrono>
@@ -22,12 +23,18 @@ class KEEL_API CancellationToken {
   /// Unregisters its callback when destroyed (or on reset()). Move-only.
   class KEEL_API Registration {
    public:
+    /// An empty registration that holds no callback.
     Registration() = default;
+    /// Takes over `other`'s callback; `other` is left empty.
     Registration(Registration&& other) noexcept;
+    /// Unregisters this one's callback, then takes over `other`'s.
     Registration& operator=(Registration&& other) noexcept;
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
+    /// Unregisters the callback (see reset()).
     ~Registration();
+    /// Unregisters the callback now, so it will not run on a later cancel(); the registration
+    /// is left empty. Does nothing when empty.
     void reset() noexcept;
 
    private:
@@ -36,7 +43,9 @@ class KEEL_API CancellationToken {
     std::uint64_t id_ = 0;
   };
 
+  /// A token that is never cancelled.
   CancellationToken() = default;
+  /// True once its source has been cancelled.
   bool cancelled() const noexcept;
   /// False for a default token that no source can ever cancel.
   bool can_be_cancelled() const noexcept { return state_ != nullptr; }
@@ -54,9 +63,14 @@ class KEEL_API CancellationToken {
 /// Cancels the operations holding its tokens. Thread-safe; cancel() is idempotent.
 class KEEL_API CancellationSource {
  public:
+  /// A source not yet cancelled.
   CancellationSource();
+  /// A token that observes this source.
   CancellationToken token() const { return CancellationToken(state_); }
+  /// Cancels: runs every callback registered on its tokens, on this thread; later calls do
+  /// nothing.
   void cancel() noexcept;
+  /// True once cancel() has been called.
   bool cancelled() const noexcept;
 
  private:
@@ -66,16 +80,25 @@ class KEEL_API CancellationSource {
 /// A point in time after which work should stop; default-constructed means no deadline.
 class Deadline {
  public:
+  /// Deadlines are on the monotonic clock, unaffected by changes to the wall clock.
   using Clock = std::chrono::steady_clock;
 
+  /// No deadline.
   constexpr Deadline() = default;
+  /// A deadline at time point `t`.
   static Deadline at(Clock::time_point t) { return Deadline(t); }
+  /// A deadline `d` from now.
   static Deadline after(Clock::duration d) { return Deadline(Clock::now() + d); }
+  /// A deadline `ms` milliseconds from now.
   static Deadline after_ms(std::int64_t ms) { return after(std::chrono::milliseconds(ms)); }
+  /// No deadline (the same as a default-constructed one).
   static constexpr Deadline never() { return Deadline(); }
 
+  /// False for no deadline.
   bool is_set() const noexcept { return time_ != Clock::time_point::max(); }
+  /// True when set and passed.
   bool expired() const noexcept { return is_set() && Clock::now() >= time_; }
+  /// The time point; Clock::time_point::max() when no deadline.
   Clock::time_point time() const noexcept { return time_; }
   /// Time left (zero when expired; Clock::duration::max() when no deadline).
   Clock::duration remaining() const noexcept {
@@ -95,7 +118,10 @@ class Deadline {
 /// idempotent, and after it returns the callback will not run with fired = true.
 class KEEL_API Timer {
  public:
+  /// A handle to no timer; cancel() does nothing.
   Timer() = default;
+  /// Cancels the timer: unless it has already fired or been cancelled, its callback runs with
+  /// fired = false (dropped when the executor is being destroyed).
   void cancel() noexcept;
   struct State;
 
@@ -112,13 +138,16 @@ class KEEL_API Timer {
 /// process, and dropped, so one bad callback never takes the host down.
 class KEEL_API Executor {
  public:
+  /// How an executor is built.
   struct Options {
     /// Number of threads; 0 = the KEEL_THREADS environment variable, else the number of cores
     /// (at least 1, at most 4: I/O-bound work needs few threads).
     unsigned threads = 0;
   };
 
+  /// Starts `options.threads` threads running the event loop.
   explicit Executor(Options options);
+  /// Starts an executor with the default Options.
   Executor();
   /// Stops the loop and joins the threads. Work not yet started is dropped.
   ~Executor();
@@ -128,6 +157,7 @@ class KEEL_API Executor {
   /// The process-wide executor keel uses when none is given, created on first use.
   static Executor& shared();
 
+  /// Number of threads running the event loop.
   unsigned threads() const noexcept;
   /// True when called from one of this executor's threads.
   bool running_in_this_thread() const noexcept;
@@ -159,6 +189,7 @@ class KEEL_API Executor {
 
   /// Internal state (Asio's io_context); defined only inside the library.
   struct Impl;
+  /// The internal state, for the library's own use.
   Impl& impl() noexcept { return *impl_; }
 
  private:

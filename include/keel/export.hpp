@@ -1,5 +1,6 @@
-// Symbol visibility for keel's public C++ API. libkeel.so is built with hidden visibility, so
-// only what is marked KEEL_API (and the C functions of keel.h) is exported.
+/// \file
+/// Symbol visibility for keel's public C++ API. libkeel.so is built with hidden visibility, so
+/// only what is marked KEEL_API (and the C functions of keel.h) is exported.
 #pragma once
 
 #ifndef KEEL_API

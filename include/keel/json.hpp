@@ -1,6 +1,7 @@
-// JSON, keel's currency for configuration and results, and the helpers every component's
-// from_json uses so that a bad configuration is reported with the JSON path that failed
-// (`routes[3].threshold: expected number, got string`).
+/// \file
+/// JSON, keel's currency for configuration and results, and the helpers every component's
+/// from_json uses so that a bad configuration is reported with the JSON path that failed
+/// (`routes[3].threshold: expected number, got string`).
 #pragma once
 
 #include <cstdint>
@@ -47,7 +48,9 @@ class KEEL_API ConfigReader {
   /// Throws unless `object` is a JSON object. `path` is where it sits ("" for the root).
   explicit ConfigReader(const Json& object, std::string path = {});
 
+  /// Where the object sits ("" for the root).
   const std::string& path() const noexcept { return path_; }
+  /// The object being read.
   const Json& json() const noexcept { return *object_; }
   /// The path of a key of this object.
   std::string path_of(std::string_view key) const { return json_path_join(path_, key); }
@@ -96,6 +99,8 @@ class KEEL_API ConfigReader {
   std::vector<std::string> seen_;
 };
 
+/// \cond
+// The getters' instantiations for the types listed at required(), compiled into the library.
 extern template KEEL_API bool ConfigReader::required<bool>(std::string_view);
 extern template KEEL_API int ConfigReader::required<int>(std::string_view);
 extern template KEEL_API std::int64_t ConfigReader::required<std::int64_t>(std::string_view);
@@ -135,5 +140,6 @@ extern template KEEL_API std::optional<std::string> ConfigReader::maybe<std::str
 extern template KEEL_API std::optional<std::vector<std::string>>
     ConfigReader::maybe<std::vector<std::string>>(std::string_view);
 extern template KEEL_API std::optional<Json> ConfigReader::maybe<Json>(std::string_view);
+/// \endcond
 
 }  // namespace keel

@@ -1,4 +1,5 @@
-// Everything in keel's C++ API.
+/// \file
+/// Everything in keel's C++ API.
 #pragma once
 
 #include "keel/agent.hpp"

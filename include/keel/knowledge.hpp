@@ -1,14 +1,15 @@
-// Knowledge: a knowledge base in one SQLite file (WAL) plus an HNSW index file beside it, with
-// documents, a graph of documents and named entities, and hybrid search — keyword (FTS5 BM25),
-// vector (HNSW) and graph expansion, fused by Reciprocal Rank Fusion or weighted scores —
-// with metadata filters applied inside the search.
-//
-// Durability: SQLite is the source of truth (vectors are stored there too, as float32 blobs).
-// The index file `<path>.hnsw` is a cache saved on close() and checkpoint(); on open it is
-// verified (checksum, owner, generation) and used as is when current, caught up from SQLite
-// when older, and rebuilt from SQLite when missing, corrupt or foreign. A committed write is
-// never lost: with "synchronous": "normal" (the default) a commit survives a crash of the
-// process; "full" also survives a power loss or an operating-system crash.
+/// \file
+/// Knowledge: a knowledge base in one SQLite file (WAL) plus an HNSW index file beside it, with
+/// documents, a graph of documents and named entities, and hybrid search — keyword (FTS5 BM25),
+/// vector (HNSW) and graph expansion, fused by Reciprocal Rank Fusion or weighted scores —
+/// with metadata filters applied inside the search.
+///
+/// Durability: SQLite is the source of truth (vectors are stored there too, as float32 blobs).
+/// The index file `<path>.hnsw` is a cache saved on close() and checkpoint(); on open it is
+/// verified (checksum, owner, generation) and used as is when current, caught up from SQLite
+/// when older, and rebuilt from SQLite when missing, corrupt or foreign. A committed write is
+/// never lost: with "synchronous": "normal" (the default) a commit survives a crash of the
+/// process; "full" also survives a power loss or an operating-system crash.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,7 @@ struct KEEL_API HnswOptions {
 
   /// {"m": 16, "ef_construction": 200, "ef_search": 64, "seed": 100}
   static HnswOptions from_json(const Json& json, const std::string& path = "hnsw");
+  /// The JSON form that from_json() reads.
   Json to_json() const;
 };
 
@@ -50,12 +52,14 @@ struct KEEL_API KnowledgeOptions {
   /// "cosine" (vectors are stored unit-normalised) or "inner_product" (stored as given);
   /// empty = the stored one for an existing base, else "cosine".
   std::string metric;
+  /// Parameters of the vector index.
   HnswOptions hnsw;
   /// SQLite `synchronous`: "normal" survives process crashes, "full" also power loss.
   std::string synchronous = "normal";
   /// Rebuild the HNSW index from SQLite when deleted entries exceed this fraction of its
   /// entries and number at least `compaction_min_deleted`.
   double compaction_deleted_fraction = 0.2;
+  /// See compaction_deleted_fraction.
   std::size_t compaction_min_deleted = 64;
   /// Most read connections kept open for concurrent searches (file bases only).
   std::size_t read_connections = 8;
@@ -73,18 +77,24 @@ struct KEEL_API KnowledgeOptions {
 
   /// Throws Error(invalid_config) naming the JSON path of a bad or unknown key.
   static KnowledgeOptions from_json(const Json& json);
+  /// The JSON form above ("embedder" only when embedder_config is set).
   Json to_json() const;
 };
 
 /// A document: the unit that is indexed and returned. `metadata` is a JSON object (null is
 /// read as {}); `vector`, when empty, is computed by the embedder from `text`.
 struct KEEL_API Document {
+  /// Unique among documents and entities; not empty.
   std::string id;
+  /// The text indexed for keyword search (and embedded when `vector` is empty).
   std::string text;
+  /// Any JSON object; search filters test its fields.
   Json metadata = Json::object();
+  /// The document's vector (dimension floats); empty to have it embedded.
   std::vector<float> vector;
 
-  /// {"id": "...", "text": "...", "metadata": {...}, "vector": [...]}
+  /// {"id": "...", "text": "...", "metadata": {...}, "vector": [...]}; only "id" is required.
+  /// Throws Error(invalid_argument) naming `path`.
   static Document from_json(const Json& json, const std::string& path = "document");
   /// The vector is included only when `with_vector`.
   Json to_json(bool with_vector = false) const;
@@ -92,26 +102,40 @@ struct KEEL_API Document {
 
 /// A named entity: a graph node that is not a document ("Paris", type "city").
 struct KEEL_API Entity {
+  /// Unique among documents and entities.
   std::string id;
+  /// What kind of thing it is ("city"); may be empty.
   std::string type;
+  /// Any JSON object.
   Json properties = Json::object();
 
+  /// {"id": "...", "type"?: "...", "properties"?: {...}}. Throws Error(invalid_argument)
+  /// naming `path`.
   static Entity from_json(const Json& json, const std::string& path = "entity");
+  /// {"id", "type", "properties"}
   Json to_json() const;
 };
 
 /// A typed, weighted, directed edge between two nodes (documents or entities).
 struct KEEL_API Edge {
+  /// The id of the node it leaves.
   std::string from;
+  /// The id of the node it reaches.
   std::string to;
+  /// What the link means ("cites"); with `from` and `to` it identifies the edge.
   std::string type;
   double weight = 1.0;  ///< > 0; multiplies along a path
+  /// Any JSON object.
   Json properties = Json::object();
 
+  /// {"from", "to", "type", "weight"?: 1.0, "properties"?: {...}}. Throws
+  /// Error(invalid_argument) naming `path`.
   static Edge from_json(const Json& json, const std::string& path = "edge");
+  /// {"from", "to", "type", "weight", "properties"}
   Json to_json() const;
 };
 
+/// Which edges of a node to follow: outgoing (from it), incoming (to it) or both.
 enum class EdgeDirection { outgoing, incoming, both };
 
 /// Which neighbours of a node to return. JSON: {"hops": 1, "edge_types": ["cites"],
@@ -119,26 +143,36 @@ enum class EdgeDirection { outgoing, incoming, both };
 struct KEEL_API NeighbourQuery {
   std::size_t hops = 1;                 ///< 1..8
   std::vector<std::string> edge_types;  ///< empty = every type
+  /// Which edges to follow.
   EdgeDirection direction = EdgeDirection::outgoing;
   std::size_t limit = 0;  ///< 0 = no limit
 
+  /// Reads the JSON above. Throws Error(invalid_config) naming `path`.
   static NeighbourQuery from_json(const Json& json, const std::string& path = "query");
+  /// The JSON form above.
   Json to_json() const;
 };
 
 /// A node reached from another one: its distance in hops and the best product of edge weights
 /// over the shortest paths, with the edge that reached it.
 struct KEEL_API Neighbour {
+  /// The node's id.
   std::string id;
   std::string kind;  ///< "document" or "entity"
+  /// Its distance from the start node, in edges.
   std::size_t hops = 0;
+  /// The best product of edge weights over the shortest paths to it.
   double weight = 0;
   std::string via;        ///< the node the last edge came from
   std::string edge_type;  ///< the type of that edge
 
+  /// {"id", "kind", "hops", "weight", "via", "edge_type"}
   Json to_json() const;
 };
 
+/// How the signals' ranked lists become one: rrf (Reciprocal Rank Fusion: each list adds
+/// weight / (rrf_k + rank)) or weighted (each list adds weight times its score, scaled to
+/// [0, 1] over the list).
 enum class FusionMethod { rrf, weighted };
 
 /// A search. Signals: keyword (FTS5 BM25 over the text), vector (HNSW over the query's vector,
@@ -153,6 +187,7 @@ enum class FusionMethod { rrf, weighted };
 ///             "weights": {"keyword": 1, "vector": 1, "graph": 0.5}},
 ///  "ef_search": 64, "snippet": {"tokens": 16, "open": "[", "close": "]", "ellipsis": "…"}}
 struct KEEL_API SearchQuery {
+  /// The words to search for, and the text embedded when no vector is given.
   std::string text;
   std::vector<float> vector;  ///< empty = embed `text` when the vector signal is on
   std::size_t k = 10;         ///< 1..10000
@@ -161,58 +196,83 @@ struct KEEL_API SearchQuery {
   /// {"gte": n, "lte": m, "gt": n, "lt": m}, ...}; a field may be a dotted path.
   Json filter;
 
+  /// Run the keyword signal.
   bool use_keyword = true;
+  /// Run the vector signal.
   bool use_vector = true;
   bool use_graph = false;  ///< on by default when `seeds` are given
 
+  ///@{
   /// any: documents with any of the words (OR, ranked by BM25); all: with every word;
   /// phrase: the words in order. The text is tokenised and every term quoted, so FTS5 syntax
   /// in it (quotes, NEAR, *, AND, column filters) is searched as plain words.
   enum class KeywordMode { any, all, phrase } keyword_mode = KeywordMode::any;
+  ///@}
   bool prefix = false;  ///< each term also matches words it begins
 
   std::vector<std::string> seeds;  ///< graph seeds; empty = the top keyword + vector hits
   std::size_t graph_hops = 1;      ///< 1..8
   double graph_decay = 0.5;        ///< score factor per hop, in (0, 1]
   std::vector<std::string> graph_edge_types;  ///< empty = every type
+  /// Which edges the graph expansion follows.
   EdgeDirection graph_direction = EdgeDirection::both;
   std::size_t graph_seed_hits = 3;  ///< how many top hits seed the expansion
 
+  /// How the signals are fused.
   FusionMethod fusion = FusionMethod::rrf;
+  /// RRF's constant k (>= 0): a larger k flattens the advantage of the top ranks.
   double rrf_k = 60;
   std::size_t candidates = 50;  ///< hits taken from each signal before fusion (>= k is used)
+  /// Weight of the keyword signal in the fusion (0 leaves it out).
   double keyword_weight = 1.0;
+  /// Weight of the vector signal in the fusion (0 leaves it out).
   double vector_weight = 1.0;
+  /// Weight of the graph signal in the fusion (0 leaves it out).
   double graph_weight = 0.5;
 
   std::size_t ef_search = 0;  ///< 0 = the knowledge base's default
 
+  /// Most tokens in a snippet (1..64).
   std::size_t snippet_tokens = 16;
+  /// Written before each matched word of a snippet.
   std::string snippet_open = "[";
+  /// Written after each matched word of a snippet.
   std::string snippet_close = "]";
+  /// Marks where a snippet cuts the text.
   std::string snippet_ellipsis = "\xE2\x80\xA6";  // …
 
+  /// Reads the JSON above. Throws Error(invalid_config) naming `path`; the filter is checked
+  /// by KnowledgeBase::search().
   static SearchQuery from_json(const Json& json, const std::string& path = "query");
+  /// The JSON form above, every key written.
   Json to_json() const;
 };
 
 /// One signal's view of a hit: its 1-based rank in that signal's list and its raw score
 /// (BM25 with larger = better; cosine similarity; graph score).
 struct KEEL_API SignalScore {
+  /// 1 for the signal's best hit.
   std::size_t rank = 0;
+  /// The signal's raw score.
   double score = 0;
   std::size_t hops = 0;  ///< graph only: hops from the nearest seed
 };
 
+/// One document a search found.
 struct KEEL_API SearchHit {
+  /// The document's id.
   std::string id;
   std::string text;  ///< the document's text (in the JSON too, for retrieval-augmented prompts)
+  /// The document's metadata.
   Json metadata = Json::object();
   double score = 0;  ///< the fused score
   /// The matched words highlighted (FTS5 snippet()) when the keyword signal matched, else the
   /// start of the text.
   std::string snippet;
+  ///@{
+  /// How each signal ranked the document; empty when it did not find it.
   std::optional<SignalScore> keyword, vector, graph;
+  ///@}
 
   /// {"id", "score", "snippet", "metadata", "text", "signals": {"keyword": {"rank", "score"},
   ///  "vector": {...}, "graph": {"rank", "score", "hops"}}} — a signal that did not find the
@@ -220,7 +280,9 @@ struct KEEL_API SearchHit {
   Json to_json() const;
 };
 
+/// What a search found.
 struct KEEL_API SearchResult {
+  /// At most k hits, best (highest fused score) first.
   std::vector<SearchHit> hits;
   /// {"keyword": us, "vector": us, "graph": us, "total": us}
   Json timings_us = Json::object();
@@ -239,14 +301,19 @@ struct KEEL_API ChunkOptions {
   std::size_t max_bytes = 1000;     ///< >= 16
   std::size_t overlap_bytes = 150;  ///< < max_bytes / 2
 
+  /// Reads the JSON above. Throws Error(invalid_config) naming `path`.
   static ChunkOptions from_json(const Json& json, const std::string& path = "chunking");
+  /// {"max_bytes", "overlap_bytes"}
   Json to_json() const;
 };
 
 /// A piece of a text: bytes [start, end) of it.
 struct KEEL_API Chunk {
+  /// The piece's text.
   std::string text;
+  /// Byte offset of its first byte in the text.
   std::size_t start = 0;
+  /// Byte offset just past its last byte.
   std::size_t end = 0;
 };
 
@@ -275,7 +342,9 @@ class KEEL_API KnowledgeBase {
   /// (dimension, metric) or the embedder (dimension).
   static KnowledgeBase open(const std::string& path, KnowledgeOptions options = {});
 
+  /// Takes over another base; the moved-from one may only be destroyed or assigned to.
   KnowledgeBase(KnowledgeBase&&) noexcept;
+  /// Closes this base (errors swallowed, as in the destructor), then takes over another.
   KnowledgeBase& operator=(KnowledgeBase&&) noexcept;
   /// Closes (see close()); errors are swallowed here — call close() to see them.
   ~KnowledgeBase();
@@ -287,16 +356,19 @@ class KEEL_API KnowledgeBase {
   void upsert(Document document);
   /// Inserts or replaces documents in one transaction: all of them or, on any error, none.
   void upsert(std::vector<Document> documents);
+  /// The document with its stored vector; nullopt when there is none.
   std::optional<Document> get(const std::string& id) const;
   /// Deletes a document, its edges and its index entries. Throws Error(not_found).
   void remove(const std::string& id);
   /// Deletes the documents that exist among `ids` in one transaction; returns how many.
   std::size_t remove(const std::vector<std::string>& ids);
+  /// The number of documents.
   std::size_t count() const;
 
   // Graph.
   /// Inserts or replaces an entity. Throws Error(invalid_argument) when a document has its id.
   void upsert_entity(Entity entity);
+  /// The entity; nullopt when there is none.
   std::optional<Entity> get_entity(const std::string& id) const;
   /// Deletes an entity and its edges. Throws Error(not_found).
   void remove_entity(const std::string& id);
@@ -315,9 +387,11 @@ class KEEL_API KnowledgeBase {
   std::vector<Neighbour> neighbours(const std::string& id, const NeighbourQuery& query = {}) const;
 
   // Search.
-  /// Throws Error(invalid_argument) for a bad query (k, vector dimension, weights) and
-  /// Error(invalid_config) naming `filter.<field>` for a bad filter.
+  /// Runs a search (see SearchQuery). Throws Error(invalid_argument) for a bad query (k, vector
+  /// dimension, weights) and Error(invalid_config) naming `filter.<field>` for a bad filter.
   SearchResult search(const SearchQuery& query) const;
+  /// Searches `text` with the default query (keyword and vector signals fused by RRF) for
+  /// `k` hits.
   SearchResult search(std::string_view text, std::size_t k = 10) const;
 
   // Maintenance.
@@ -333,7 +407,9 @@ class KEEL_API KnowledgeBase {
   /// Saves the index file, checkpoints and closes. Later calls on this object throw
   /// Error(invalid_argument). Idempotent.
   void close();
+  /// The path it was opened with.
   const std::string& path() const noexcept;
+  /// The dimension of its vectors.
   std::size_t dimension() const noexcept;
 
   struct Impl;

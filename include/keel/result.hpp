@@ -1,5 +1,6 @@
-// Result<T>: a value or a keel::Error. Asynchronous operations complete with one, since an
-// exception cannot travel from an event-loop thread to the caller's callback.
+/// \file
+/// Result<T>: a value or a keel::Error. Asynchronous operations complete with one, since an
+/// exception cannot travel from an event-loop thread to the caller's callback.
 #pragma once
 
 #include <functional>
@@ -10,13 +11,18 @@
 
 namespace keel {
 
+/// The outcome of an operation: a value of type T, or the keel::Error that prevented it.
 template <class T>
 class Result {
  public:
+  /// A success holding `value`.
   Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}     // NOLINT: implicit
+  /// A failure holding `error`.
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
+  /// True when it holds a value.
   bool ok() const noexcept { return state_.index() == 0; }
+  /// ok().
   explicit operator bool() const noexcept { return ok(); }
 
   /// The value; throws the error when there is none.
@@ -24,10 +30,12 @@ class Result {
     if (!ok()) throw std::get<1>(state_);
     return std::get<0>(state_);
   }
+  /// The value; throws the error when there is none.
   const T& value() const& {
     if (!ok()) throw std::get<1>(state_);
     return std::get<0>(state_);
   }
+  /// The value, moved out of a temporary; throws the error when there is none.
   T&& value() && {
     if (!ok()) throw std::get<1>(state_);
     return std::get<0>(std::move(state_));

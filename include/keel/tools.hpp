@@ -1,15 +1,16 @@
-// Tools: what an agent may call. A Tool is a ToolSpec (name, description, JSON-Schema
-// parameters) and a handler; the arguments are validated against the schema before the handler
-// runs. Handlers are C++ callables (blocking ones run on an executor thread), asynchronous
-// callables (the C ABI, Python and Go wrap host functions as these), and subprocess skills: a
-// program started without a shell that reads one JSON request on stdin and writes one JSON
-// value on stdout.
-//
-// A tools file (the CLI's --tools, ToolRegistry::load) lists skills:
-//   {"tools": [{"name": "lookup_order", "description": "...", "parameters": {JSON Schema},
-//               "command": ["python3", "skills/lookup_order.py"], "timeout_ms": 5000,
-//               "idempotent": true, "working_directory": ".", "env_allow": ["PATH"],
-//               "env": {"MODE": "test"}, "max_output_bytes": 1048576}]}
+/// \file
+/// Tools: what an agent may call. A Tool is a ToolSpec (name, description, JSON-Schema
+/// parameters) and a handler; the arguments are validated against the schema before the handler
+/// runs. Handlers are C++ callables (blocking ones run on an executor thread), asynchronous
+/// callables (the C ABI, Python and Go wrap host functions as these), and subprocess skills: a
+/// program started without a shell that reads one JSON request on stdin and writes one JSON
+/// value on stdout.
+///
+/// A tools file (the CLI's --tools, ToolRegistry::load) lists skills:
+///   {"tools": [{"name": "lookup_order", "description": "...", "parameters": {JSON Schema},
+///               "command": ["python3", "skills/lookup_order.py"], "timeout_ms": 5000,
+///               "idempotent": true, "working_directory": ".", "env_allow": ["PATH"],
+///               "env": {"MODE": "test"}, "max_output_bytes": 1048576}]}
 #pragma once
 
 #include <chrono>
@@ -38,6 +39,7 @@ void call_checked(const Tool& tool, Json arguments, ToolContext context, Callbac
 
 /// What a handler receives besides its arguments.
 struct KEEL_API ToolContext {
+  /// The id of the model's tool call, passed on to skills; may be empty.
   std::string call_id;
   Deadline deadline;         ///< when the caller stops waiting (the agent run's deadline)
   CancellationToken cancel;  ///< cancelled when the caller gives up; a handler should stop
@@ -54,6 +56,8 @@ struct KEEL_API SkillOptions {
   std::size_t max_output_bytes = 1 << 20;          ///< stdout beyond this is a failure
 };
 
+/// A tool: a ToolSpec and a handler, which is blocking, asynchronous or a subprocess skill.
+/// Cheap to copy: copies share the handler.
 class KEEL_API Tool {
  public:
   /// A blocking handler; it runs on the executor's blocking pool (Executor::post_blocking),
@@ -66,15 +70,22 @@ class KEEL_API Tool {
   /// Throws Error(invalid_argument) when the spec has no name or its parameters are not a
   /// usable JSON Schema.
   Tool(ToolSpec spec, Function handler);
+  /// A tool with an asynchronous handler. Throws as the constructor does, and
+  /// Error(invalid_argument) for an empty handler.
   static Tool asynchronous(ToolSpec spec, AsyncFunction handler);
+  /// A subprocess skill. Throws as the constructor does, and Error(invalid_argument) for an
+  /// empty command, a timeout that is not positive or a max_output_bytes of 0.
   static Tool skill(ToolSpec spec, SkillOptions options);
   /// One entry of a tools file (see above); errors are Error(invalid_config) naming `path`.
   static Tool from_json(const Json& json, const std::string& path = "tool");
 
+  /// Its name, description and parameter schema.
   const ToolSpec& spec() const noexcept;
+  /// spec().name.
   const std::string& name() const noexcept;
   /// Whether calling it twice with the same arguments is harmless (a retry may do so).
   bool idempotent() const noexcept;
+  /// Sets idempotent() for this copy only (other copies keep their flag); returns *this.
   Tool& set_idempotent(bool idempotent);
   /// For a skill, its options; nullptr otherwise.
   const SkillOptions* skill_options() const noexcept;
@@ -115,7 +126,9 @@ class KEEL_API ToolRegistry {
   const Tool* find(std::string_view name) const;
   /// The specs, in the order the tools were added, for a ChatRequest.
   std::vector<ToolSpec> specs() const;
+  /// The number of tools.
   std::size_t size() const noexcept { return tools_.size(); }
+  /// True when there is no tool.
   bool empty() const noexcept { return tools_.empty(); }
 
   /// A tools file's JSON ({"tools": [...]}); errors are Error(invalid_config) naming the path.

@@ -1,5 +1,6 @@
-// keel's version. The C header keel.h carries the same numbers as macros; the library checks at
-// compile time that they agree.
+/// \file
+/// keel's version. The C header keel.h carries the same numbers as macros; the library checks at
+/// compile time that they agree.
 #pragma once
 
 #include <string_view>
@@ -8,9 +9,13 @@
 
 namespace keel {
 
+/// The major version of these headers (KEEL_VERSION_MAJOR).
 inline constexpr int version_major = 0;
+/// The minor version of these headers (KEEL_VERSION_MINOR).
 inline constexpr int version_minor = 1;
+/// The patch version of these headers (KEEL_VERSION_PATCH).
 inline constexpr int version_patch = 0;
+/// "major.minor.patch" (KEEL_VERSION_STRING).
 inline constexpr std::string_view version_string = "0.1.0";
 /// The ABI generation of the C interface (the SONAME suffix).
 inline constexpr int abi_version = 1;
