@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 
@@ -216,15 +217,43 @@ Json tour_planner() {
           {"run_us", run.duration_us}};
 }
 
-Json tour_agent() {
-  // The model is a scripted test double (the demo runs offline): it asks for two tools at once,
-  // then answers from their results. The tools run in process; one of them returns a web page
-  // that carries an injected instruction, which the firewall withholds from the model.
-  auto model = std::make_shared<ScriptedModel>(std::vector<Json>{
+// A variable of the environment, or nullptr when it is unset or empty.
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+
+// The agent's model: a real endpoint when the environment names one (OPENAI_API_KEY, with
+// OPENAI_BASE_URL for Ollama, vLLM and other compatible servers, or ANTHROPIC_API_KEY; KEEL_MODEL
+// picks the model), else a scripted test double so the demo runs offline. `name` says which.
+std::shared_ptr<ChatModel> agent_model(std::string& name) {
+  const char* model = env("KEEL_MODEL");
+  if (env("OPENAI_API_KEY") || env("OPENAI_BASE_URL")) {
+    Json config = {{"provider", "openai"}, {"model", model ? model : "gpt-4o-mini"}, {"timeout_ms", 60000}};
+    if (!env("OPENAI_API_KEY")) config["api_key"] = "none";  // a local server that takes no key
+    name = "openai " + config["model"].get<std::string>() + " at " +
+           (env("OPENAI_BASE_URL") ? env("OPENAI_BASE_URL") : "https://api.openai.com/v1");
+    return make_chat_model(config);
+  }
+  if (env("ANTHROPIC_API_KEY")) {
+    Json config = {{"provider", "anthropic"}, {"model", model ? model : "claude-3-5-haiku-latest"}, {"timeout_ms", 60000}};
+    name = "anthropic " + config["model"].get<std::string>();
+    return make_chat_model(config);
+  }
+  // Scripted: it asks for two tools at once, then answers from their results.
+  name = "scripted";
+  return std::make_shared<ScriptedModel>(std::vector<Json>{
       {{"content", ""},
        {"tool_calls", {{{"id", "call_1"}, {"name", "lookup_order"}, {"arguments", {{"order_id", "A-1001"}}}},
                        {{"id", "call_2"}, {"name", "fetch_page"}, {"arguments", {{"url", "https://example.com/delivery"}}}}}}},
       {{"content", "Your kettle (order A-1001) shipped with DHL. The delivery page could not be used, so I cannot say how long delivery takes."}}});
+}
+
+Json tour_agent() {
+  // The tools run in process; one of them returns a web page that carries an injected
+  // instruction, which the firewall withholds from the model.
+  std::string model_name;
+  auto model = agent_model(model_name);
   ToolRegistry tools;
   tools.add(Tool({"lookup_order", "Status of an order by its id",
                   {{"type", "object"}, {"properties", {{"order_id", {{"type", "string"}}}}}, {"required", {"order_id"}}}},
@@ -248,7 +277,9 @@ Json tour_agent() {
     calls.push_back({{"name", c.name}, {"status", c.status}, {"duration_us", c.duration_us}});
   }
   return {{"construct_us", build_us},
+          {"model", model_name},
           {"stop_reason", to_string(result.stop_reason)},
+          {"error", result.error ? result.error->what() : ""},
           {"output", result.output},
           {"turns", result.turns},
           {"tool_calls", calls},
@@ -334,8 +365,13 @@ void add_demo(CLI::App& app, int& status) {
       std::printf("  -> %s: %d units in %.1f ms (one after the other: 240 ms and more)\n",
                   pl["status"].get<std::string>().c_str(), pl["total"].get<int>(), pl["run_us"].get<double>() / 1000.0);
       const Json& ag = report["agent"];
-      std::printf("\nagent (the model is a scripted test double: this demo runs offline; tools run in\n"
-                  "process, screened by the firewall)\n");
+      if (ag["model"] == "scripted") {
+        std::printf("\nagent (the model is a scripted test double: this demo runs offline; set OPENAI_API_KEY\n"
+                    "or ANTHROPIC_API_KEY for a real one. Tools run in process, screened by the firewall)\n");
+      } else {
+        std::printf("\nagent (model: %s; tools run in process, screened by the firewall)\n",
+                    ag["model"].get<std::string>().c_str());
+      }
       std::printf("  \"Where is my order A-1001, and how long does delivery take?\"\n");
       for (const auto& c : ag["tool_calls"]) {
         std::printf("    tool %-12s -> %s%s, %lld us\n", c["name"].get<std::string>().c_str(),
@@ -343,6 +379,7 @@ void add_demo(CLI::App& app, int& status) {
                     c["status"] == "blocked" ? " (an injected instruction, withheld from the model)" : "",
                     static_cast<long long>(c["duration_us"].get<std::int64_t>()));
       }
+      if (!ag["error"].get<std::string>().empty()) std::printf("    error: %s\n", ag["error"].get<std::string>().c_str());
       std::printf("    -> %s after %d turns, %zu messages, in %.1f ms: %s\n",
                   ag["stop_reason"].get<std::string>().c_str(), ag["turns"].get<int>(),
                   ag["messages"].get<std::size_t>(), ag["run_us"].get<double>() / 1000.0,

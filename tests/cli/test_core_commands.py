@@ -33,8 +33,12 @@ def test_help_exits_0(cli):
     assert "demo" in result.stdout
 
 
+# No model in the environment: the demo's agent uses its scripted test double.
+OFFLINE = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "ANTHROPIC_API_KEY": ""}
+
+
 def test_demo_runs_offline_and_reports_timings(cli):
-    report = cli.json("demo", "--json")
+    report = cli.json("demo", "--json", env=OFFLINE)
     assert report["core"]["threads"] >= 1
     assert report["core"]["timer_10ms_fired_after_us"] >= 10000
     firewall = report["firewall"]
@@ -61,7 +65,22 @@ def test_demo_runs_offline_and_reports_timings(cli):
     assert agent["stop_reason"] == "final" and agent["turns"] == 2
     assert [(c["name"], c["status"]) for c in agent["tool_calls"]] == [
         ("lookup_order", "ok"), ("fetch_page", "blocked")]
-    text = cli.run("demo")
+    text = cli.run("demo", env=OFFLINE)
     assert text.returncode == 0
     assert "keel" in text.stdout
     assert "scripted test double" in text.stdout.split("agent (")[1]
+
+
+def test_demo_agent_uses_a_real_endpoint_when_the_environment_names_one(cli, endpoint):
+    base = endpoint([
+        {"openai_tool_calls": [{"id": "call_1", "name": "lookup_order",
+                                "arguments": "{\"order_id\": \"A-1001\"}"}]},
+        {"openai_text": "Your kettle shipped with DHL."}])
+    report = cli.json("demo", "--json", env={"OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test",
+                                             "ANTHROPIC_API_KEY": "", "KEEL_MODEL": "m"})
+    agent = report["agent"]
+    assert agent["model"] == f"openai m at {base}"
+    assert agent["stop_reason"] == "final" and agent["output"] == "Your kettle shipped with DHL."
+    assert [(c["name"], c["status"]) for c in agent["tool_calls"]] == [("lookup_order", "ok")]
+    text = cli.run("demo", env={"OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test", "KEEL_MODEL": "m"})
+    assert "model: openai m at" in text.stdout
