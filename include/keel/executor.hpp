@@ -165,9 +165,10 @@ class KEEL_API Executor {
   /// Runs `fn` soon on one of the executor's threads.
   void post(std::function<void()> fn);
   /// Like post(), for the continuation of the work under way: called from one of the
-  /// executor's threads, `fn` runs on that same thread once the current callback returns, and
-  /// no other thread is woken for it (a chain of steps then stays on one thread instead of
-  /// bouncing between two). From any other thread it is post().
+  /// executor's threads, `fn` runs on that same thread soon after the current callback returns
+  /// (in order with the thread's other continuations), and no other thread is woken for it — a
+  /// chain of steps stays on one thread instead of bouncing between two. So a callback must
+  /// not block waiting for work it deferred. From any other thread it is post().
   void defer(std::function<void()> fn);
   /// Runs `work` on a thread of the executor's blocking pool — never on the event loop, so work
   /// that blocks (a host's tool, model or embedder function) cannot hold up timers,

@@ -256,6 +256,41 @@ Timer Executor::at(Deadline deadline, std::function<void(bool fired)> fn) {
   return after(deadline.time() - Deadline::Clock::now(), std::move(fn));
 }
 
+// ---- the event loop ------------------------------------------------------------------------------
+
+namespace detail {
+
+// The executor whose thread this is (null on other threads).
+thread_local const Executor::Impl* current_executor = nullptr;
+
+// Continuations deferred on an executor thread (Executor::defer) wait in that thread's own
+// queue, and the thread runs them between the loop's operations. Had they gone to the loop,
+// Asio would wake an idle thread whenever a thread takes an operation and more are waiting: a
+// callback deferring several continuations (a finished task releasing its dependents) would
+// hand them to the other thread, and on a small machine the hand-over costs more than the
+// work — the threads then contend for the same locks and free each other's memory (perf: a
+// planner run of 1,000 no-op tasks spent its time in futex waits on malloc's arena lock).
+thread_local std::deque<std::function<void()>> continuations;
+
+// A thread's loop: one operation of the loop, then this thread's continuations (a batch at a
+// time, so timers, I/O and other work keep their turn), until the loop stops.
+void run_loop(asio::io_context& io) {
+  constexpr int batch = 64;
+  for (;;) {
+    // With continuations waiting, only what is ready; otherwise wait for work.
+    const std::size_t ran = continuations.empty() ? io.run_one() : io.poll_one();
+    if (io.stopped()) return;  // continuations still waiting are dropped, as the loop's are
+    if (ran == 0 && continuations.empty()) continue;
+    for (int i = 0; i < batch && !continuations.empty(); ++i) {
+      auto fn = std::move(continuations.front());
+      continuations.pop_front();
+      run_guarded(fn);
+    }
+  }
+}
+
+}  // namespace detail
+
 // ---- the blocking pool --------------------------------------------------------------------------
 
 namespace detail {
@@ -303,10 +338,11 @@ Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
   unsigned n = options.threads ? options.threads : default_threads();
   impl_->threads.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
-    impl_->threads.emplace_back([io = &impl_->io] {
+    impl_->threads.emplace_back([io = &impl_->io, owner = impl_.get()] {
+      detail::current_executor = owner;
       for (;;) {
         try {
-          io->run();
+          detail::run_loop(*io);
           return;
         } catch (abi::__forced_unwind&) {
           throw;  // the thread is being ended: see run_guarded
@@ -365,7 +401,7 @@ unsigned Executor::threads() const noexcept {
 }
 
 bool Executor::running_in_this_thread() const noexcept {
-  return impl_->io.get_executor().running_in_this_thread();
+  return detail::current_executor == impl_.get();
 }
 
 void Executor::post(std::function<void()> fn) {
@@ -373,7 +409,8 @@ void Executor::post(std::function<void()> fn) {
 }
 
 void Executor::defer(std::function<void()> fn) {
-  asio::defer(impl_->io, [fn = std::move(fn)] { detail::run_guarded(fn); });
+  if (!running_in_this_thread()) return post(std::move(fn));
+  detail::continuations.push_back(std::move(fn));
 }
 
 void Executor::post_blocking(std::function<void()> work, std::function<void()> then) {
