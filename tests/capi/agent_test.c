@@ -62,10 +62,22 @@ static int patient(const char* arguments_json, const char* context_json, keel_re
   return 0;
 }
 
+/* Events arrive from any keel thread, possibly at once. */
 static int events = 0;
+static pthread_mutex_t events_mutex = PTHREAD_MUTEX_INITIALIZER;
 static void count_event(const char* event_json, void* user_data) {
   (void)user_data;
-  if (strstr(event_json, "\"type\":\"agent.") != NULL) events++;
+  if (strstr(event_json, "\"type\":\"agent.") != NULL) {
+    pthread_mutex_lock(&events_mutex);
+    events++;
+    pthread_mutex_unlock(&events_mutex);
+  }
+}
+static int events_seen(void) {
+  pthread_mutex_lock(&events_mutex);
+  int n = events;
+  pthread_mutex_unlock(&events_mutex);
+  return n;
 }
 
 struct outcome {
@@ -166,7 +178,7 @@ int main(int argc, char** argv) {
   EXPECT(json && strstr(json, "\"status\":\"error\""));
   EXPECT(json && strstr(json, "the ledger is closed"));
   EXPECT(add_calls == 1);
-  EXPECT(events >= 4); /* two model calls, two tool calls, the run */
+  EXPECT(events_seen() >= 4); /* two model calls, two tool calls, the run */
   keel_free(json);
 
   /* The scripted model's answers are used up: the next run stops with an error, transcript kept. */

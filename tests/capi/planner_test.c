@@ -40,10 +40,22 @@ static int slow(const char* arguments_json, const char* context_json, keel_reply
   return 0;
 }
 
+/* Events arrive from any keel thread, possibly at once. */
 static int events = 0;
+static pthread_mutex_t events_mutex = PTHREAD_MUTEX_INITIALIZER;
 static void count_event(const char* event_json, void* user_data) {
   (void)user_data;
-  if (strstr(event_json, "\"type\":\"plan.task\"") != NULL) events++;
+  if (strstr(event_json, "\"type\":\"plan.task\"") != NULL) {
+    pthread_mutex_lock(&events_mutex);
+    events++;
+    pthread_mutex_unlock(&events_mutex);
+  }
+}
+static int events_seen(void) {
+  pthread_mutex_lock(&events_mutex);
+  int n = events;
+  pthread_mutex_unlock(&events_mutex);
+  return n;
 }
 
 struct outcome {
@@ -88,7 +100,7 @@ int main(int argc, char** argv) {
   EXPECT(json && strstr(json, "\"status\":\"succeeded\""));
   EXPECT(json && strstr(json, "\"m\":41"));
   EXPECT(calls == 2);
-  EXPECT(events >= 6); /* queued, started, finished for each */
+  EXPECT(events_seen() >= 6); /* queued, started, finished for each */
   keel_free(json);
 
   /* Validation. */
