@@ -29,6 +29,21 @@ keel::PlanRunOptions run_options(const char* options_json) {
   return options;
 }
 
+// The start of an asynchronous call: its arguments checked, its options read, and the handle
+// keel_call_cancel stops it through (the options carry its token).
+struct AsyncStart {
+  keel::PlanRunOptions options;
+  std::unique_ptr<keel_call> handle;
+};
+AsyncStart begin_async(const keel_planner* planner, keel_done_fn done, keel_call** call, const char* options_json) {
+  keel::capi::require(planner, "planner");
+  keel::capi::require(reinterpret_cast<void*>(done), "done");
+  if (call) *call = nullptr;
+  AsyncStart start{run_options(options_json), std::make_unique<keel_call>()};
+  start.options.cancel = start.handle->cancel.token();
+  return start;
+}
+
 keel::Plan plan_arg(const char* plan_json) {
   if (plan_json == nullptr || *plan_json == '\0') return {};
   return keel::Plan::from_json(keel::parse_json(plan_json, "plan"));
@@ -94,14 +109,10 @@ KEEL_API keel_status keel_planner_plan_async(const keel_planner* planner, const 
                                              const char* options_json, keel_done_fn done, void* user_data,
                                              keel_call** call, keel_error** err) {
   return keel::capi::call(err, [&] {
-    keel::capi::require(planner, "planner");
-    keel::capi::require(reinterpret_cast<void*>(done), "done");
-    if (call) *call = nullptr;
-    auto options = run_options(options_json);
-    auto handle = std::make_unique<keel_call>();
+    auto [options, handle] = begin_async(planner, done, call, options_json);
     keel::CallOptions call_options;
     call_options.deadline = options.deadline;
-    call_options.cancel = handle->cancel.token();
+    call_options.cancel = options.cancel;
     planner->planner->plan_async(std::string(keel::capi::text_arg(goal, "goal")), std::move(call_options),
                                  [done, user_data](keel::Result<keel::Plan> result) {
                                    if (result.ok()) {
@@ -143,12 +154,7 @@ KEEL_API keel_status keel_planner_start(const keel_planner* planner, const char*
                                         keel_done_fn done, void* user_data, keel_call** call,
                                         keel_error** err) {
   return keel::capi::call(err, [&] {
-    keel::capi::require(planner, "planner");
-    keel::capi::require(reinterpret_cast<void*>(done), "done");
-    if (call) *call = nullptr;
-    auto options = run_options(options_json);
-    auto handle = std::make_unique<keel_call>();
-    options.cancel = handle->cancel.token();
+    auto [options, handle] = begin_async(planner, done, call, options_json);
     auto finish = [done, user_data](keel::PlanRun result) {
       std::string json = keel::dump_json(result.to_json());
       done(KEEL_OK, json.c_str(), user_data);

@@ -3,6 +3,7 @@
  * asynchronous form with cancellation, events, a firewall handle, and the error paths.
  * argv[1] is the path of examples/skills/lookup_order.py. */
 #define _POSIX_C_SOURCE 200809L
+#include "async.h"
 #include "expect.h"
 #include "keel.h"
 
@@ -62,41 +63,7 @@ static int patient(const char* arguments_json, const char* context_json, keel_re
   return 0;
 }
 
-/* Events arrive from any keel thread, possibly at once. */
-static int events = 0;
-static pthread_mutex_t events_mutex = PTHREAD_MUTEX_INITIALIZER;
-static void count_event(const char* event_json, void* user_data) {
-  (void)user_data;
-  if (strstr(event_json, "\"type\":\"agent.") != NULL) {
-    pthread_mutex_lock(&events_mutex);
-    events++;
-    pthread_mutex_unlock(&events_mutex);
-  }
-}
-static int events_seen(void) {
-  pthread_mutex_lock(&events_mutex);
-  int n = events;
-  pthread_mutex_unlock(&events_mutex);
-  return n;
-}
 
-struct outcome {
-  pthread_mutex_t mutex;
-  pthread_cond_t cond;
-  int done;
-  keel_status status;
-  char* json;
-};
-
-static void on_done(keel_status status, const char* json, void* user_data) {
-  struct outcome* o = (struct outcome*)user_data;
-  pthread_mutex_lock(&o->mutex);
-  o->status = status;
-  o->json = strdup(json);
-  o->done = 1;
-  pthread_cond_signal(&o->cond);
-  pthread_mutex_unlock(&o->mutex);
-}
 
 static const char* ADD_SPEC =
     "{\"name\": \"add\", \"description\": \"Adds two integers\", \"parameters\": {\"type\": "
@@ -170,7 +137,7 @@ int main(int argc, char** argv) {
                     &agent, &err));
   keel_toolset_free(tools); /* the agent has its own copy */
   tools = NULL;
-  OK(keel_agent_set_event_callback(agent, count_event, NULL, &err));
+  OK(keel_agent_set_event_callback(agent, count_event, (void*)"\"type\":\"agent.", &err));
   add_calls = 0;
   OK(keel_agent_run(agent, "\"What is 2 + 3?\"", NULL, &json, &err));
   EXPECT(json && strstr(json, "\"stop_reason\":\"final\""));
@@ -213,22 +180,17 @@ int main(int argc, char** argv) {
     struct outcome o;
     keel_call* call = NULL;
     struct timespec start, end;
-    pthread_mutex_init(&o.mutex, NULL);
-    pthread_cond_init(&o.cond, NULL);
-    o.done = 0;
-    o.json = NULL;
+    outcome_init(&o);
     OK(keel_agent_new(NULL, model, NULL, NULL, &agent, &err));
     clock_gettime(CLOCK_MONOTONIC, &start);
     OK(keel_agent_run_async(agent, "\"slow\"", NULL, on_done, &o, &call, &err));
     keel_call_cancel(call);
-    pthread_mutex_lock(&o.mutex);
-    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
-    pthread_mutex_unlock(&o.mutex);
+    outcome_wait(&o);
     clock_gettime(CLOCK_MONOTONIC, &end);
     EXPECT(o.status == KEEL_OK);
     EXPECT(o.json && strstr(o.json, "\"stop_reason\":\"cancelled\""));
     EXPECT(end.tv_sec - start.tv_sec < 3);
-    free(o.json);
+    outcome_free(&o);
     keel_call_free(call);
     keel_agent_free(agent);
     agent = NULL;

@@ -3,6 +3,7 @@
  * asynchronous form cancelled, a journalled run resumed, events, and the error paths.
  * argv[1] is a scratch directory. */
 #define _POSIX_C_SOURCE 200809L
+#include "async.h"
 #include "expect.h"
 #include "keel.h"
 
@@ -40,41 +41,7 @@ static int slow(const char* arguments_json, const char* context_json, keel_reply
   return 0;
 }
 
-/* Events arrive from any keel thread, possibly at once. */
-static int events = 0;
-static pthread_mutex_t events_mutex = PTHREAD_MUTEX_INITIALIZER;
-static void count_event(const char* event_json, void* user_data) {
-  (void)user_data;
-  if (strstr(event_json, "\"type\":\"plan.task\"") != NULL) {
-    pthread_mutex_lock(&events_mutex);
-    events++;
-    pthread_mutex_unlock(&events_mutex);
-  }
-}
-static int events_seen(void) {
-  pthread_mutex_lock(&events_mutex);
-  int n = events;
-  pthread_mutex_unlock(&events_mutex);
-  return n;
-}
 
-struct outcome {
-  pthread_mutex_t mutex;
-  pthread_cond_t cond;
-  int done;
-  keel_status status;
-  char* json;
-};
-
-static void on_done(keel_status status, const char* json, void* user_data) {
-  struct outcome* o = (struct outcome*)user_data;
-  pthread_mutex_lock(&o->mutex);
-  o->status = status;
-  o->json = strdup(json);
-  o->done = 1;
-  pthread_cond_signal(&o->cond);
-  pthread_mutex_unlock(&o->mutex);
-}
 
 static const char* PLAN =
     "{\"tasks\": [{\"id\": \"a\", \"tool\": \"echo\", \"args\": {\"n\": 41}},"
@@ -93,7 +60,7 @@ int main(int argc, char** argv) {
   OK(keel_toolset_add(tools, "{\"name\": \"echo\"}", echo, NULL, &err));
   OK(keel_toolset_add(tools, "{\"name\": \"slow\"}", slow, NULL, &err));
   OK(keel_planner_new(NULL, NULL, tools, &planner, &err));
-  OK(keel_planner_set_event_callback(planner, count_event, NULL, &err));
+  OK(keel_planner_set_event_callback(planner, count_event, (void*)"\"type\":\"plan.task\"", &err));
 
   /* A host plan: b gets a's output, its number kept a number. */
   OK(keel_planner_run(planner, PLAN, NULL, &json, &err));
@@ -128,18 +95,13 @@ int main(int argc, char** argv) {
   {
     struct outcome o;
     keel_call* call = NULL;
-    pthread_mutex_init(&o.mutex, NULL);
-    pthread_cond_init(&o.cond, NULL);
-    o.done = 0;
-    o.json = NULL;
+    outcome_init(&o);
     OK(keel_planner_start(planner, NULL, "{\"tasks\": [{\"id\": \"s\", \"tool\": \"slow\"}]}", NULL,
                           on_done, &o, &call, &err));
     keel_call_cancel(call);
-    pthread_mutex_lock(&o.mutex);
-    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
-    pthread_mutex_unlock(&o.mutex);
+    outcome_wait(&o);
     EXPECT(o.json && strstr(o.json, "\"status\":\"cancelled\""));
-    free(o.json);
+    outcome_free(&o);
     keel_call_free(call);
   }
   keel_planner_free(planner);
@@ -169,16 +131,11 @@ int main(int argc, char** argv) {
   {
     struct outcome o;
     keel_call* call = NULL;
-    pthread_mutex_init(&o.mutex, NULL);
-    pthread_cond_init(&o.cond, NULL);
-    o.done = 0;
-    o.json = NULL;
+    outcome_init(&o);
     OK(keel_planner_plan_async(planner, "Echo something.", NULL, on_done, &o, &call, &err));
-    pthread_mutex_lock(&o.mutex);
-    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
-    pthread_mutex_unlock(&o.mutex);
+    outcome_wait(&o);
     EXPECT(o.status == KEEL_OK && o.json && strstr(o.json, "\"id\":\"t1\""));
-    free(o.json);
+    outcome_free(&o);
     keel_call_free(call);
   }
   keel_planner_free(planner);
@@ -189,17 +146,12 @@ int main(int argc, char** argv) {
   {
     struct outcome o;
     keel_call* call = NULL;
-    pthread_mutex_init(&o.mutex, NULL);
-    pthread_cond_init(&o.cond, NULL);
-    o.done = 0;
-    o.json = NULL;
+    outcome_init(&o);
     OK(keel_planner_plan_async(planner, "Never answered.", NULL, on_done, &o, &call, &err));
     keel_call_cancel(call);
-    pthread_mutex_lock(&o.mutex);
-    while (!o.done) pthread_cond_wait(&o.cond, &o.mutex);
-    pthread_mutex_unlock(&o.mutex);
+    outcome_wait(&o);
     EXPECT(o.status == KEEL_CANCELLED);
-    free(o.json);
+    outcome_free(&o);
     keel_call_free(call);
   }
   EXPECT_ERROR(keel_planner_plan_async(planner, NULL, NULL, on_done, NULL, NULL, &err), KEEL_INVALID_ARGUMENT,
