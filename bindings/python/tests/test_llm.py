@@ -18,16 +18,6 @@ import keel
 from keel import ChatModel, ChatResponse, Delta, Embedder, Message, ToolCall, ToolSpec
 
 
-@pytest.fixture(autouse=True)
-def every_call_reports_back():
-    """After each test, every call started has completed (none leaked in the binding)."""
-    yield
-    deadline = time.monotonic() + 2.0
-    while keel.llm._calls and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not keel.llm._calls, "calls never completed"
-
-
 def scripted(*responses, **extra):
     return ChatModel.from_config({"provider": "scripted", "responses": list(responses), **extra})
 
