@@ -18,7 +18,9 @@ keel_require_package(nlohmann_json_FOUND nlohmann-json3-dev "nlohmann/json (JSON
 find_package(SQLite3 QUIET)  # CMake's FindSQLite3 module
 keel_require_package(SQLite3_FOUND libsqlite3-dev "SQLite 3 (storage and FTS5)")
 
-find_package(CURL QUIET)  # CMake's FindCURL module
+# CMake's FindCURL module. keel compiles against curl's headers and loads the runtime library
+# (libcurl.so.4, from libcurl4) with dlopen on first use; it does not link it.
+find_package(CURL QUIET)
 keel_require_package(CURL_FOUND libcurl4-openssl-dev "libcurl (HTTP clients)")
 
 find_package(valijson CONFIG QUIET)

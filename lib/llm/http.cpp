@@ -1,21 +1,15 @@
 #include "llm/http.hpp"
 
-#include <curl/curl.h>
-
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
 
 #include "core/executor_impl.hpp"
+#include "llm/curl_library.hpp"
 
 namespace keel::llm {
 
 namespace {
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -33,6 +27,9 @@ std::string trim(std::string_view text) {
 
 // One transfer in flight.
 struct Transfer {
+  explicit Transfer(const CurlLibrary& library) : curl(library) {}
+
+  const CurlLibrary& curl;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   HttpRequest request;
@@ -45,8 +42,8 @@ struct Transfer {
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   ~Transfer() {
-    if (easy) curl_easy_cleanup(easy);
-    if (header_list) curl_slist_free_all(header_list);
+    if (easy) curl.easy_cleanup(easy);
+    if (header_list) curl.slist_free_all(header_list);
   }
 
   bool streaming() const { return on_body && response.status >= 200 && response.status < 300; }
@@ -57,7 +54,7 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
   size_t bytes = size * count;
   if (t->response.status == 0) {
     long code = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    t->curl.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     t->response.status = static_cast<int>(code);
   }
   if (t->streaming()) {
@@ -95,7 +92,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 
 Error transfer_error(CURLcode code, const Transfer& t) {
   std::string host = url_host(t.request.url);
-  std::string detail = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
+  std::string detail = t.error_buffer[0] ? t.error_buffer : t.curl.easy_strerror(code);
   ErrorDetails details;
   details.retryable = 1;
   switch (code) {
@@ -130,32 +127,32 @@ Error transfer_error(CURLcode code, const Transfer& t) {
 // The curl multi handle of one executor, driven on a strand of its io_context.
 class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
  public:
-  CurlMulti(Executor& executor)
+  CurlMulti(Executor& executor, const CurlLibrary& curl)
       : executor_(executor),
+        curl_(curl),
         strand_(asio::make_strand(detail::io_context(executor))),
         timer_(strand_) {
-    global_init();
-    multi_ = curl_multi_init();
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    multi_ = curl_.multi_init();
+    curl_.multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
+    curl_.multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_.multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer);
+    curl_.multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     // Idle connections kept for reuse. Many agent runs at once talk to one provider turn after
     // turn: with 1,000 concurrent 3-turn runs, keeping 1,024 instead of 256 lets later turns
     // reuse their connection (bench_agent: 1.42 s -> 1.08 s wall in the same conditions).
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 1024L);
+    curl_.multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 1024L);
   }
 
   ~CurlMulti() {
     // The executor's threads are gone; nothing runs concurrently.
-    for (auto& [easy, transfer] : active_) curl_multi_remove_handle(multi_, easy);
+    for (auto& [easy, transfer] : active_) curl_.multi_remove_handle(multi_, easy);
     active_.clear();
     for (auto& [fd, socket] : sockets_) {
       socket->removed = true;
       socket->descriptor.release();
     }
     sockets_.clear();
-    curl_multi_cleanup(multi_);
+    curl_.multi_cleanup(multi_);
   }
 
   void start(std::shared_ptr<Transfer> transfer) {
@@ -169,7 +166,7 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
       auto it = self->active_.find(easy);
       if (it == self->active_.end()) return;
       auto transfer = it->second;
-      curl_multi_remove_handle(self->multi_, easy);
+      self->curl_.multi_remove_handle(self->multi_, easy);
       self->active_.erase(it);
       self->complete(transfer, Error(Errc::cancelled, "request cancelled"));
     });
@@ -192,11 +189,11 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
       return;
     }
     active_[easy] = transfer;
-    CURLMcode rc = curl_multi_add_handle(multi_, easy);
+    CURLMcode rc = curl_.multi_add_handle(multi_, easy);
     if (rc != CURLM_OK) {
       active_.erase(easy);
-      complete(transfer, Error(Errc::internal, std::string("curl_multi_add_handle: ") +
-                                                   curl_multi_strerror(rc)));
+      complete(transfer, Error(Errc::internal,
+                               std::string("curl_multi_add_handle: ") + curl_.multi_strerror(rc)));
     }
   }
 
@@ -272,13 +269,13 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
 
   void action(curl_socket_t fd, int events) {
     int running = 0;
-    curl_multi_socket_action(multi_, fd, events, &running);
+    curl_.multi_socket_action(multi_, fd, events, &running);
     collect_finished();
   }
 
   void collect_finished() {
     int pending = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi_, &pending)) {
+    while (CURLMsg* message = curl_.multi_info_read(multi_, &pending)) {
       if (message->msg != CURLMSG_DONE) continue;
       CURL* easy = message->easy_handle;
       CURLcode code = message->data.result;
@@ -286,10 +283,10 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
       if (it == active_.end()) continue;
       auto transfer = it->second;
       active_.erase(it);
-      curl_multi_remove_handle(multi_, easy);
+      curl_.multi_remove_handle(multi_, easy);
       if (code == CURLE_OK) {
         long status = 0;
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         transfer->response.status = static_cast<int>(status);
         complete(transfer, std::move(transfer->response));
       } else if (transfer->aborted_by_handler) {
@@ -311,6 +308,7 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
   }
 
   Executor& executor_;
+  const CurlLibrary& curl_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   CURLM* multi_ = nullptr;
@@ -318,10 +316,10 @@ class CurlMulti : public std::enable_shared_from_this<CurlMulti> {
   std::unordered_map<curl_socket_t, std::shared_ptr<Socket>> sockets_;
 };
 
-std::shared_ptr<CurlMulti> multi_for(Executor& executor) {
+std::shared_ptr<CurlMulti> multi_for(Executor& executor, const CurlLibrary& curl) {
   auto& impl = executor.impl();
   std::lock_guard lock(impl.services_mutex);
-  if (!impl.http_service) impl.http_service = std::make_shared<CurlMulti>(executor);
+  if (!impl.http_service) impl.http_service = std::make_shared<CurlMulti>(executor, curl);
   return std::static_pointer_cast<CurlMulti>(impl.http_service);
 }
 
@@ -339,17 +337,24 @@ std::string url_host(const std::string& url) {
 
 void http_send(Executor& executor, HttpRequest request, BodyHandler on_body,
                CancellationToken cancel, Callback<HttpResponse> done) {
-  global_init();
-  auto transfer = std::make_shared<Transfer>();
+  if (cancel.cancelled()) {
+    executor.post([done = std::move(done)] { done(Error(Errc::cancelled, "request cancelled")); });
+    return;
+  }
+  const CurlLibrary* loaded = nullptr;
+  try {
+    loaded = &curl_library();  // the first transfer of the process loads libcurl
+  } catch (const Error& error) {
+    executor.post([done = std::move(done), error] { done(error); });
+    return;
+  }
+  const CurlLibrary& curl = *loaded;
+  auto transfer = std::make_shared<Transfer>(curl);
   transfer->request = std::move(request);
   transfer->on_body = std::move(on_body);
   transfer->done = std::move(done);
   transfer->cancel = cancel;
-  if (cancel.cancelled()) {
-    executor.post([transfer] { transfer->done(Error(Errc::cancelled, "request cancelled")); });
-    return;
-  }
-  CURL* easy = curl_easy_init();
+  CURL* easy = curl.easy_init();
   if (!easy) {
     executor.post([transfer] {
       transfer->done(Error(Errc::internal, "curl_easy_init failed"));
@@ -358,37 +363,39 @@ void http_send(Executor& executor, HttpRequest request, BodyHandler on_body,
   }
   transfer->easy = easy;
   const HttpRequest& r = transfer->request;
-  curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_write);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  if (r.timeout.count() > 0) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+  curl.easy_setopt(easy, CURLOPT_URL, r.url.c_str());
+  curl.easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
+  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_write);
+  curl.easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
+  curl.easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl.easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  if (r.timeout.count() > 0) {
+    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+  }
   if (r.connect_timeout.count() > 0) {
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
+    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
   }
   if (r.method == "POST") {
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    curl.easy_setopt(easy, CURLOPT_POST, 1L);
+    curl.easy_setopt(easy, CURLOPT_POSTFIELDS, r.body.data());
+    curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
   } else if (r.method != "GET") {
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    curl.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   }
   // No "Expect: 100-continue" round trip before the body: providers answer at once.
-  transfer->header_list = curl_slist_append(transfer->header_list, "Expect:");
+  transfer->header_list = curl.slist_append(transfer->header_list, "Expect:");
   for (const auto& header : r.headers) {
-    transfer->header_list = curl_slist_append(transfer->header_list, header.c_str());
+    transfer->header_list = curl.slist_append(transfer->header_list, header.c_str());
   }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
+  curl.easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
 
-  auto multi = multi_for(executor);
+  auto multi = multi_for(executor, curl);
   if (cancel.can_be_cancelled()) {
     std::weak_ptr<CurlMulti> weak = multi;
     transfer->cancel_registration = cancel.on_cancel([weak, easy] {

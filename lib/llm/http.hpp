@@ -2,7 +2,8 @@
 // Asio event loop (curl's socket and timer callbacks become Asio waits on a strand), so many
 // requests in flight need no thread each. One curl multi handle per executor: transfers share
 // its connection pool. TLS verification is on; proxies come from the environment
-// (https_proxy, HTTPS_PROXY, no_proxy) as libcurl reads them.
+// (https_proxy, HTTPS_PROXY, no_proxy) as libcurl reads them. libcurl itself is loaded by the
+// first http_send of the process (llm/curl_library.hpp), not when libkeel.so is.
 #pragma once
 
 #include <chrono>
@@ -42,7 +43,8 @@ using BodyHandler = std::function<bool(std::string_view chunk)>;
 
 /// Sends a request; `done` runs once on an executor thread. Network failures are keel errors
 /// with ErrorDetails (connect failures unavailable, timeouts timeout, resets io; all
-/// retryable); HTTP error statuses are not errors here — the caller reads the status.
+/// retryable); HTTP error statuses are not errors here — the caller reads the status. When
+/// libcurl cannot be loaded, `done` gets an unavailable, non-retryable error that says so.
 void http_send(Executor& executor, HttpRequest request, BodyHandler on_body,
                CancellationToken cancel, Callback<HttpResponse> done);
 
