@@ -110,14 +110,15 @@ std::vector<float> floats_from_base64(std::string_view text, const std::string& 
   return values;
 }
 
-Json learnt_to_json(const Learnt& learnt, std::size_t dimension) {
+Json learnt_to_json(const Learnt& learnt, std::size_t dimension, const HashingEmbedder* hashing) {
   Json out = {{"version", 1},
               {"dimension", dimension},
               {"threshold", learnt.threshold},
               {"calibration",
                {{"layer", calibration_to_json(learnt.layer_calibration)},
                 {"similarity", calibration_to_json(learnt.similarity_calibration)}}}};
-  if (!learnt.embedder.is_null()) out["embedder"] = learnt.embedder;
+  if (hashing) out["embedder"] = hashing->to_json();
+  else if (!learnt.embedder.is_null()) out["embedder"] = learnt.embedder;
   if (learnt.layer) {
     out["layer"] = {{"routes", learnt.layer_routes},
                     {"weights", floats_to_base64(learnt.layer->weights)},

@@ -100,26 +100,37 @@ std::shared_ptr<const RouteData> route_from_vectors(Route spec, std::uint32_t id
 std::shared_ptr<const RouteData> embed_route(Route spec, std::uint32_t id, const Embedder& embedder) {
   const std::size_t dimension = embedder.dimension();
   std::vector<SparseVector> vectors;
-  if (!spec.utterances.empty()) {
+  vectors.reserve(spec.utterances.size());
+  auto add = [&](std::vector<float>& v) {
+    // Cosine similarity throughout: normalise whatever the embedder returns.
+    double norm = 0;
+    for (float x : v) norm += static_cast<double>(x) * x;
+    if (norm > 0 && std::abs(norm - 1.0) > 1e-4) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+      for (float& x : v) x *= inv;
+    }
+    vectors.push_back(sparsify(v.data(), dimension));
+  };
+  if (const auto* hashing = dynamic_cast<const HashingEmbedder*>(&embedder)) {
+    // One buffer for every utterance: a fresh 4,096-float vector per utterance costs a new
+    // process a page fault each, about a millisecond for a routes file.
+    std::vector<float> v(dimension);
+    for (const auto& utterance : spec.utterances) {
+      hashing->embed_into(utterance, v.data());
+      add(v);
+    }
+  } else if (!spec.utterances.empty()) {
     auto dense = embedder.embed_batch(spec.utterances);
     if (dense.size() != spec.utterances.size())
       throw Error(Errc::provider, "route \"" + spec.name + "\": the embedder returned " +
                                       std::to_string(dense.size()) + " vectors for " +
                                       std::to_string(spec.utterances.size()) + " utterances");
-    vectors.reserve(dense.size());
     for (auto& v : dense) {
       if (v.size() != dimension)
         throw Error(Errc::provider, "route \"" + spec.name + "\": the embedder returned a vector of " +
                                         std::to_string(v.size()) + " floats, expected " +
                                         std::to_string(dimension));
-      // Cosine similarity throughout: normalise whatever the embedder returns.
-      double norm = 0;
-      for (float x : v) norm += static_cast<double>(x) * x;
-      if (norm > 0 && std::abs(norm - 1.0) > 1e-4) {
-        const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-        for (float& x : v) x *= inv;
-      }
-      vectors.push_back(sparsify(v.data(), dimension));
+      add(v);
     }
   }
   return route_from_vectors(std::move(spec), id, std::move(vectors), dimension);
@@ -620,7 +631,6 @@ void Router::Impl::build(RouterConfig config, const Json* saved_embedder,
   const std::size_t dimension = embedder->dimension();
   Learnt learnt;
   if (!config.fitted.is_null()) learnt = router::learnt_from_json(config.fitted, dimension);
-  if (hashing) learnt.embedder = hashing->to_json();
 
   std::vector<std::shared_ptr<const RouteData>> routes;
   routes.reserve(config.routes.size());
@@ -690,7 +700,7 @@ RouterConfig Router::config() const {
   for (const auto& route : state->routes) config.routes.push_back(route->spec);
   if (state->learnt.layer || state->learnt.layer_calibration.fitted() ||
       state->learnt.similarity_calibration.fitted())
-    config.fitted = router::learnt_to_json(state->learnt, state->dimension);
+    config.fitted = router::learnt_to_json(state->learnt, state->dimension, impl_->hashing);
   return config;
 }
 

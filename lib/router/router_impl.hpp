@@ -42,7 +42,9 @@ std::string floats_to_base64(const std::vector<float>& values);
 std::vector<float> floats_from_base64(std::string_view text, const std::string& path);
 
 /// The learnt state to and from RouterConfig::fitted.
-Json learnt_to_json(const Learnt& learnt, std::size_t dimension);
+/// With `hashing`, the embedder written is that one (its JSON, IDF included, is only made here:
+/// a 4,096-weight JSON array costs a router's construction a millisecond otherwise).
+Json learnt_to_json(const Learnt& learnt, std::size_t dimension, const HashingEmbedder* hashing);
 Learnt learnt_from_json(const Json& json, std::size_t dimension);
 
 }  // namespace router

@@ -67,7 +67,7 @@ struct Learnt {
   Calibration layer_calibration;       // features: p1, p1 - p2, s1, s1 - s2
   Calibration similarity_calibration;  // features: s1, s1 - s2
   double threshold = 0;                // the shared tuned threshold (per-route ones are in routes)
-  Json embedder;                       // the hashing embedder's JSON (with IDF) when it was one
+  Json embedder;                       // a fitted state's embedder JSON, as read (see learnt_to_json)
 };
 
 struct State {

@@ -408,6 +408,8 @@ TEST_CASE("routing stays consistent while routes are added and removed concurren
       }
     });
   }
+  // On a busy machine the writer could finish before any reader ran: start once they route.
+  while (routed.load() < 3) std::this_thread::yield();
   for (int i = 0; i < 40; ++i) {
     Route extra;
     extra.name = "extra" + std::to_string(i % 4);
