@@ -2,11 +2,7 @@
 
 #include <set>
 
-namespace keel::embedded {
-extern const std::string_view threats_json;
-extern const std::string_view pii_json;
-extern const std::string_view secrets_json;
-}  // namespace keel::embedded
+#include "firewall/builtin_catalogue.hpp"
 
 namespace keel::firewall {
 
@@ -86,22 +82,29 @@ std::vector<Rule> parse_catalogue(std::string_view json_text, std::string_view s
 const std::vector<Rule>& builtin_rules() {
   static const std::vector<Rule> rules = [] {
     std::vector<Rule> all;
-    for (auto [text, name] : {std::pair{embedded::threats_json, "threats.json"},
-                              std::pair{embedded::pii_json, "pii.json"},
-                              std::pair{embedded::secrets_json, "secrets.json"}}) {
-      try {
-        auto part = parse_catalogue(text, name);
-        all.insert(all.end(), std::make_move_iterator(part.begin()),
-                   std::make_move_iterator(part.end()));
-      } catch (const Error& e) {
-        throw Error(Errc::internal, std::string("built-in firewall catalogue: ") + e.what());
+    all.reserve(builtin::rule_count);
+    std::set<std::string_view> ids;
+    try {
+      for (std::size_t i = 0; i < builtin::rule_count; ++i) {
+        const builtin::CatalogueRule& entry = builtin::rules[i];
+        const std::string path = "rules[" + std::string(entry.id) + "]";
+        Rule rule;
+        rule.id = entry.id;
+        rule.category = entry.category;
+        rule.lang = entry.lang;
+        rule.description = entry.description;
+        rule.pattern = entry.pattern;
+        rule.severity = entry.severity;
+        rule.view = view_from_name(entry.view, path + ".view");
+        rule.directions = directions_from_name(entry.direction, path + ".direction");
+        auto validator = validator_from_name(entry.validator);
+        if (!validator) throw_config_error(path + ".validator", "unknown validator");
+        rule.validator = *validator;
+        if (!ids.insert(entry.id).second) throw_config_error(path, "duplicate rule id");
+        all.push_back(std::move(rule));
       }
-    }
-    std::set<std::string> ids;
-    for (const auto& rule : all) {
-      if (!ids.insert(rule.id).second) {
-        throw Error(Errc::internal, "built-in firewall catalogue: duplicate rule id " + rule.id);
-      }
+    } catch (const Error& e) {
+      throw Error(Errc::internal, std::string("built-in firewall catalogue: ") + e.what());
     }
     return all;
   }();

@@ -1,6 +1,6 @@
-// Internal: the firewall's pattern catalogue. Rules are data (lib/firewall/rules/*.json, compiled
-// into the library); this unit loads and checks them, and turns custom rules from the
-// configuration into the same shape.
+// Internal: the firewall's pattern catalogue. Rules are data (lib/firewall/rules/*.json, turned
+// into C++ tables at build time by keel_compile_catalogue); this unit loads and checks them, and
+// turns custom rules from the configuration into the same shape.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +42,10 @@ struct Rule {
   std::vector<std::string> near_misses;  // none may produce this rule
 };
 
-/// The built-in catalogue: threats, PII and secrets. Parsed once per process and shared.
-/// Throws Error(internal) if the embedded data is malformed (a build-time test prevents it).
+/// The built-in catalogue: threats, PII and secrets, without their examples (tests read those
+/// from lib/firewall/rules/). Built once per process from the tables keel_compile_catalogue
+/// compiled into the library, and shared. Throws Error(internal) if those are malformed (a
+/// unit test compares them with the JSON).
 const std::vector<Rule>& builtin_rules();
 
 /// Parses one catalogue document ({"version": 1, "rules": [...]}); `source` names it in errors.

@@ -3,14 +3,17 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
+#include "firewall/builtin_catalogue.hpp"
 #include "keel/error.hpp"
 
 namespace keel::firewall {
 
 namespace {
+
 // Examples are for tests; a running matcher does not need to keep them.
 std::vector<Rule> strip_examples(std::vector<Rule> rules) {
   for (auto& r : rules) {
@@ -19,17 +22,14 @@ std::vector<Rule> strip_examples(std::vector<Rule> rules) {
   }
   return rules;
 }
-}  // namespace
 
-struct Matcher::CompiledSet {
-  CompiledSet(const RE2::Options& options) : set(options, RE2::UNANCHORED) {}
-  RE2::Set set;
-};
-
-namespace {
-
+// A view's rules form one RE2::Set (split only past `rules_per_set` patterns). Its DFA needs
+// room: with RE2's usual budget the states for hundreds of phrase patterns do not fit, and on
+// varied text the cache is rebuilt constantly; with a 64 MiB budget they stay cached. The
+// budget is a ceiling, not an allocation.
 constexpr std::size_t rules_per_set = 256;
 constexpr std::int64_t max_set_memory = 64 << 20;
+constexpr std::int64_t rule_memory = 1 << 20;
 
 RE2::Options rule_options() {
   RE2::Options options;
@@ -39,86 +39,215 @@ RE2::Options rule_options() {
   return options;
 }
 
-}  // namespace
-
-Matcher::Matcher(std::vector<Rule> rules)
-    : rules_(strip_examples(std::move(rules))),
-      compile_once_(new std::once_flag[rules_.size()]),
-      compiled_(rules_.size()),
-      value_group_(rules_.size(), 0) {
-  RE2::Options set_options = rule_options();
-  set_options.set_max_mem(max_set_memory);
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    const Rule& rule = rules_[i];
-    ViewSets& view = views_[static_cast<int>(rule.view)];
-    if (view.sets.empty() || view.rules.back().size() >= rules_per_set) {
-      view.sets.push_back(std::make_unique<CompiledSet>(set_options));
-      view.rules.emplace_back();
+// The prefilter's units of custom rules: each rule's top-level alternatives.
+std::vector<PrefilterUnit> units_of(const std::vector<Rule>& rules) {
+  std::vector<PrefilterUnit> units;
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    for (auto [begin, end] : alternatives(rules[r].pattern)) {
+      PrefilterUnit unit;
+      unit.rule = static_cast<std::uint32_t>(r);
+      unit.begin = static_cast<std::uint32_t>(begin);
+      unit.end = static_cast<std::uint32_t>(end);
+      unit.group = static_cast<std::uint8_t>(rules[r].view);
+      unit.requirement = required_atoms(std::string_view(rules[r].pattern).substr(begin, end - begin));
+      units.push_back(std::move(unit));
     }
-    std::string error;
-    if (view.sets.back()->set.Add(rule.pattern, &error) < 0) {
-      throw Error(Errc::invalid_config, "rule \"" + rule.id + "\": invalid pattern: " + error);
-    }
-    view.rules.back().push_back(static_cast<int>(i));
   }
-  // Compiling sets takes tens of milliseconds in all (RE2's compiler): they compile in
-  // parallel, a few threads each taking the next set.
-  std::vector<RE2::Set*> all;
-  for (auto& view : views_) {
-    for (auto& set : view.sets) all.push_back(&set->set);
-  }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    for (std::size_t k = next++; k < all.size(); k = next++) {
-      if (!all[k]->Compile()) failed = true;
-    }
-  };
-  unsigned helpers = std::min<unsigned>(3, std::max(1u, std::thread::hardware_concurrency()) - 1);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < helpers && all.size() > 4; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (failed) throw Error(Errc::limit_exceeded, "the firewall's patterns exceed RE2's memory budget");
+  return units;
 }
 
-Matcher::~Matcher() = default;
+}  // namespace
+
+static_assert(view_count == prefilter_groups, "the prefilter's groups are the firewall's views");
+
+struct Matcher::ViewSets {
+  std::vector<std::unique_ptr<RE2::Set>> sets;
+  std::vector<std::vector<int>> rules;  // per set: set index -> rule index
+};
+
+Matcher::Matcher(std::vector<Rule> rules)
+    : own_rules_(strip_examples(std::move(rules))),
+      rules_(own_rules_),
+      prefilter_(units_of(rules_)),
+      compile_once_(new std::once_flag[rules_.size()]),
+      compiled_(rules_.size()),
+      value_group_(rules_.size(), 0),
+      unit_once_(new std::once_flag[prefilter_.tables().units]),
+      unit_compiled_(prefilter_.tables().units) {
+  for (const auto& r : rules_) has_view_[static_cast<int>(r.view)] = true;
+  index_units();
+}
+
+Matcher::Matcher(const std::vector<Rule>& rules, const PrefilterTables& tables)
+    : rules_(rules),
+      prefilter_(tables),
+      compile_once_(new std::once_flag[rules_.size()]),
+      compiled_(rules_.size()),
+      value_group_(rules_.size(), 0),
+      unit_once_(new std::once_flag[tables.units]),
+      unit_compiled_(tables.units) {
+  for (std::uint32_t u = 0; u < tables.units; ++u) {
+    const std::uint32_t r = tables.unit_rule[u];
+    if (r >= rules_.size() || tables.group[u] != static_cast<std::uint8_t>(rules_[r].view) ||
+        tables.unit_begin[u] > tables.unit_end[u] || tables.unit_end[u] > rules_[r].pattern.size()) {
+      throw Error(Errc::internal, "the firewall's prefilter tables do not fit its catalogue");
+    }
+  }
+  for (const auto& r : rules_) has_view_[static_cast<int>(r.view)] = true;
+  index_units();
+}
+
+// Which rules are a single unit (one alternative: the whole pattern), so a rule's RE2 and its
+// unit's can be one.
+void Matcher::index_units() {
+  rule_re_.assign(rules_.size(), nullptr);
+  whole_unit_.assign(rules_.size(), no_unit);
+  std::vector<std::uint32_t> count(rules_.size(), 0);
+  const auto& t = prefilter_.tables();
+  for (std::uint32_t u = 0; u < t.units; ++u) count[t.unit_rule[u]]++;
+  for (std::uint32_t u = 0; u < t.units; ++u) {
+    const std::uint32_t r = t.unit_rule[u];
+    if (count[r] == 1 && t.unit_begin[u] == 0 && t.unit_end[u] == rules_[r].pattern.size()) whole_unit_[r] = u;
+  }
+}
+
+Matcher::~Matcher() {
+  std::lock_guard lock(background_mutex_);
+  if (background_.joinable()) background_.join();
+}
 
 std::shared_ptr<const Matcher> Matcher::builtin() {
-  static const std::shared_ptr<const Matcher> shared = std::make_shared<const Matcher>(builtin_rules());
+  static const std::shared_ptr<const Matcher> shared =
+      std::make_shared<const Matcher>(builtin_rules(), builtin::prefilter);
   return shared;
 }
 
 const RE2& Matcher::compiled(std::size_t index) const {
   std::call_once(compile_once_[index], [&] {
-    // The set already accepted this pattern, so RE2 accepts it alone too.
-    compiled_[index] = std::make_unique<RE2>(rules_[index].pattern, rule_options());
-    value_group_[index] = compiled_[index]->NumberOfCapturingGroups() >= 1 ? 1 : 0;
+    const RE2* re = nullptr;
+    const std::uint32_t unit = whole_unit_[index];
+    if (unit != no_unit) {
+      re = &compiled_unit(unit);  // the rule has one alternative: the same pattern
+    } else {
+      RE2::Options options = rule_options();
+      options.set_max_mem(rule_memory);
+      compiled_[index] = std::make_unique<RE2>(rules_[index].pattern, options);
+      re = compiled_[index].get();
+    }
+    value_group_[index] = re->NumberOfCapturingGroups() >= 1 ? 1 : 0;
+    rule_re_[index] = re;
   });
-  return *compiled_[index];
+  return *rule_re_[index];
+}
+
+const RE2& Matcher::compiled_unit(std::uint32_t unit) const {
+  std::call_once(unit_once_[unit], [&] {
+    const auto& t = prefilter_.tables();
+    std::string_view pattern = rules_[t.unit_rule[unit]].pattern;
+    pattern = pattern.substr(t.unit_begin[unit], t.unit_end[unit] - t.unit_begin[unit]);
+    // A rule alone needs far less than RE2's default 8 MiB budget (the largest program in the
+    // catalogue is ~55 KB); the budget bounds its DFA cache, which otherwise grows with every
+    // new text it sees.
+    RE2::Options options = rule_options();
+    options.set_max_mem(rule_memory);
+    unit_compiled_[unit] = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+  });
+  return *unit_compiled_[unit];
+}
+
+const Matcher::AllSets* Matcher::sets() const {
+  std::call_once(sets_once_, [&] {
+    auto views = std::make_unique<AllSets>();
+    RE2::Options options = rule_options();
+    options.set_max_mem(max_set_memory);
+    std::vector<RE2::Set*> all;
+    for (std::size_t i = 0; i < rules_.size(); ++i) {
+      ViewSets& view = (*views)[static_cast<int>(rules_[i].view)];
+      if (view.sets.empty() || view.rules.back().size() >= rules_per_set) {
+        view.sets.push_back(std::make_unique<RE2::Set>(options, RE2::UNANCHORED));
+        view.rules.emplace_back();
+        all.push_back(view.sets.back().get());
+      }
+      if (view.sets.back()->Add(rules_[i].pattern, nullptr) < 0) return;  // not a valid pattern
+      view.rules.back().push_back(static_cast<int>(i));
+    }
+    // RE2's compiler takes tens of milliseconds for the catalogue: the sets compile in
+    // parallel, a few threads each taking the next set.
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto worker = [&] {
+      for (std::size_t k = next++; k < all.size(); k = next++) {
+        if (!all[k]->Compile()) failed = true;
+      }
+    };
+    unsigned helpers = std::min<unsigned>(3, std::max(1u, std::thread::hardware_concurrency()) - 1);
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < helpers && all.size() > 2; ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    if (!failed) {
+      sets_ = std::move(views);
+      ready_.store(sets_.get(), std::memory_order_release);
+    }
+  });
+  return sets_.get();
+}
+
+bool Matcher::compiled_all() const noexcept { return ready_.load(std::memory_order_acquire) != nullptr; }
+
+void Matcher::compile_sets_in_background() const {
+  std::lock_guard lock(background_mutex_);
+  if (!background_.joinable()) background_ = std::thread([this] { (void)sets(); });
 }
 
 void Matcher::candidates(View view, std::string_view text, std::uint8_t direction,
-                         std::vector<int>& out) const {
-  const ViewSets& sets = views_[static_cast<int>(view)];
+                         std::vector<int>& out, Strategy strategy) const {
   re2::StringPiece piece(text.data(), text.size());
-  std::vector<int> matched;
-  for (std::size_t s = 0; s < sets.sets.size(); ++s) {
-    matched.clear();
-    RE2::Set::ErrorInfo info{};
-    const auto& rules = sets.rules[s];
-    if (!sets.sets[s]->set.Match(piece, &matched, &info) && info.kind != RE2::Set::kNoError) {
-      // The DFA ran out of memory on this input: test each rule alone (slower, still linear).
+  const AllSets* all = nullptr;
+  if (strategy == Strategy::sets || (strategy == Strategy::automatic && text.size() >= long_text)) {
+    all = sets();
+  } else if (strategy == Strategy::automatic) {
+    all = ready_.load(std::memory_order_acquire);
+    if (!all && calls_.fetch_add(1, std::memory_order_relaxed) + 1 == warm_after) compile_sets_in_background();
+  }
+  if (all) {
+    const ViewSets& sets = (*all)[static_cast<int>(view)];
+    const std::size_t first = out.size();
+    std::vector<int> matched;
+    for (std::size_t s = 0; s < sets.sets.size(); ++s) {
       matched.clear();
-      for (std::size_t k = 0; k < rules.size(); ++k) {
-        if (RE2::PartialMatch(piece, compiled(static_cast<std::size_t>(rules[k])))) {
-          matched.push_back(static_cast<int>(k));
+      RE2::Set::ErrorInfo info{};
+      const auto& rules = sets.rules[s];
+      if (!sets.sets[s]->Match(piece, &matched, &info) && info.kind != RE2::Set::kNoError) {
+        // The DFA ran out of memory on this input: test each rule alone (slower, still linear).
+        matched.clear();
+        for (std::size_t k = 0; k < rules.size(); ++k) {
+          if (RE2::PartialMatch(piece, compiled(static_cast<std::size_t>(rules[k])))) {
+            matched.push_back(static_cast<int>(k));
+          }
         }
       }
+      for (int k : matched) {
+        int rule = rules[static_cast<std::size_t>(k)];
+        if (rules_[static_cast<std::size_t>(rule)].directions & direction) out.push_back(rule);
+      }
     }
-    for (int k : matched) {
-      int rule = rules[static_cast<std::size_t>(k)];
-      if (rules_[static_cast<std::size_t>(rule)].directions & direction) out.push_back(rule);
+    std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+    return;
+  }
+  // Each candidate unit (a rule, or one of its top-level alternatives) alone; a rule is in as
+  // soon as one of its units matches.
+  thread_local std::vector<std::uint32_t> units;
+  units.clear();
+  prefilter_.candidates(static_cast<int>(view), text, units);
+  const auto& t = prefilter_.tables();
+  std::uint32_t last = static_cast<std::uint32_t>(-1);
+  for (std::uint32_t unit : units) {
+    const std::uint32_t rule = t.unit_rule[unit];
+    if (rule == last || !(rules_[rule].directions & direction)) continue;
+    if (RE2::PartialMatch(piece, compiled_unit(unit))) {
+      out.push_back(static_cast<int>(rule));
+      last = rule;
     }
   }
 }

@@ -1,14 +1,21 @@
-// Internal: matches the catalogue against the views of a text. One RE2::Set pass per view says
-// which rules match; only those rules then run alone to find their spans and validate values.
+// Internal: matches the catalogue against the views of a text, in two tiers. A new matcher
+// compiles nothing: a literal prefilter says which rules (or which of a rule's top-level
+// alternatives) could match a text, and only those run, each compiled the first time it is
+// needed. Once the matcher is busy (warm_after calls), a background thread compiles the whole
+// catalogue into one RE2::Set per view (~100 ms of CPU, ~13 MB), and from then on a view costs
+// one DFA pass. A long text (a document) makes most rules candidates, so it waits for the sets.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "firewall/catalogue.hpp"
+#include "firewall/prefilter.hpp"
 
 namespace re2 {
 class RE2;
@@ -25,47 +32,72 @@ struct Hit {
 
 class Matcher {
  public:
-  /// The built-in catalogue, compiled once per process on first use and shared by every
-  /// firewall (custom rules get a Matcher of their own). Thread-safe.
+  /// The built-in catalogue over the tables compiled into the library, shared by every firewall
+  /// in the process (custom rules get a Matcher of their own). Thread-safe.
   static std::shared_ptr<const Matcher> builtin();
 
-  /// Compiles every rule; throws Error(invalid_config) naming the rule whose pattern RE2 rejects.
+  /// Custom rules: works out each rule's requirement here; patterns compile when first needed
+  /// (the firewall has checked them when it was configured).
   explicit Matcher(std::vector<Rule> rules);
+  /// `rules` in the order of `tables` (the built-in catalogue); both must outlive the matcher.
+  Matcher(const std::vector<Rule>& rules, const PrefilterTables& tables);
   ~Matcher();
   Matcher(const Matcher&) = delete;
   Matcher& operator=(const Matcher&) = delete;
 
   const std::vector<Rule>& rules() const noexcept { return rules_; }
 
-  /// Indices of the rules of `view` that match `text` and apply to `direction` (one pass).
-  void candidates(View view, std::string_view text, std::uint8_t direction,
-                  std::vector<int>& out) const;
+  /// How candidates() finds matching rules. Both give the same rules; tests compare them.
+  enum class Strategy {
+    automatic,  // the sets when compiled (or for a long text), else the prefilter
+    prefilter,  // the prefilter's candidates, each rule alone
+    sets,       // one RE2::Set pass per view (compiled now if need be)
+  };
+  static constexpr std::size_t long_text = 32 * 1024;
+  static constexpr std::uint32_t warm_after = 64;
+
+  /// Appends, in rule order, the indices of the rules of `view` that match `text` and apply to
+  /// `direction`.
+  void candidates(View view, std::string_view text, std::uint8_t direction, std::vector<int>& out,
+                  Strategy strategy = Strategy::automatic) const;
   /// Appends the validated spans of rule `index` in `text` (at most `limit`).
   void spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit) const;
 
-  /// Whether any rule of `view` is keyed on leetspeak-folded words (the rot13 pass uses them).
-  bool has_view(View view) const noexcept { return !views_[static_cast<int>(view)].sets.empty(); }
+  /// Whether the sets are compiled (automatic candidates() then use them).
+  bool compiled_all() const noexcept;
+
+  /// Whether any rule runs on `view` (the rot13 pass uses the keyword view's).
+  bool has_view(View view) const noexcept { return has_view_[static_cast<int>(view)]; }
 
  private:
-  // A rule's own RE2 is compiled the first time its set entry fires: most rules never match a
-  // given workload, and compiling all of them would dominate start-up.
   const re2::RE2& compiled(std::size_t index) const;
+  const re2::RE2& compiled_unit(std::uint32_t unit) const;
+  void index_units();
+  struct ViewSets;
+  using AllSets = std::array<ViewSets, view_count>;
+  // Compiles the sets of every view once (callers wait for the one compiling); null if RE2
+  // could not compile them within its memory budget (the prefilter then serves every text).
+  const AllSets* sets() const;
+  void compile_sets_in_background() const;
 
-  std::vector<Rule> rules_;
+  std::vector<Rule> own_rules_;      // custom rules
+  const std::vector<Rule>& rules_;  // own_rules_, or the built-in catalogue
+  Prefilter prefilter_;
+  std::array<bool, view_count> has_view_{};
   mutable std::unique_ptr<std::once_flag[]> compile_once_;
   mutable std::vector<std::unique_ptr<re2::RE2>> compiled_;
   mutable std::vector<int> value_group_;  // 1 when the pattern has a capturing group, else 0
-  // A view's rules form one RE2::Set (split only past `rules_per_set` patterns). Its DFA needs
-  // room: with RE2's usual budget the states for hundreds of phrase patterns do not fit, and on
-  // varied text the cache is rebuilt constantly (hundreds of microseconds per prompt); with a
-  // 64 MiB budget they stay cached (a few microseconds). The budget is a ceiling, not an
-  // allocation: the sets hold about 14 MiB after a thousand varied prompts.
-  struct CompiledSet;  // an RE2::Set (a nested class, so it cannot be forward-declared)
-  struct ViewSets {
-    std::vector<std::unique_ptr<CompiledSet>> sets;
-    std::vector<std::vector<int>> rules;  // per set: set index -> rule index
-  };
-  std::array<ViewSets, view_count> views_;
+  mutable std::vector<const re2::RE2*> rule_re_;  // compiled_[i], or its only unit's
+  static constexpr std::uint32_t no_unit = 0xFFFFFFFF;
+  std::vector<std::uint32_t> whole_unit_;  // per rule: its only unit, or no_unit
+  mutable std::unique_ptr<std::once_flag[]> unit_once_;  // the prefilter's units, alone
+  mutable std::vector<std::unique_ptr<re2::RE2>> unit_compiled_;
+  mutable std::once_flag sets_once_;
+  mutable std::unique_ptr<AllSets> sets_;
+  mutable std::atomic<const AllSets*> ready_{nullptr};
+  mutable std::atomic<std::uint32_t> calls_{0};
+  mutable std::mutex background_mutex_;
+  mutable std::thread background_;
 };
 
 }  // namespace keel::firewall

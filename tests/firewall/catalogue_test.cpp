@@ -3,8 +3,12 @@
 // promises is there.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "firewall/catalogue.hpp"
 #include "firewall/matcher.hpp"
@@ -16,31 +20,71 @@ namespace {
 
 const Matcher& matcher() { return *Matcher::builtin(); }
 
-// Whether rule `index` yields a validated match in `sample`, on the rule's view.
-bool rule_matches(int index, const std::string& sample) {
+// The catalogue as written, examples and near misses included, in the built-in order.
+const std::vector<Rule>& sources() {
+  static const std::vector<Rule> rules = [] {
+    std::vector<Rule> all;
+    for (const char* name : {"threats.json", "pii.json", "secrets.json"}) {
+      std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/lib/firewall/rules/" + name, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      auto part = parse_catalogue(text, name);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }();
+  return rules;
+}
+
+std::string_view view_of(View view, const std::string& sample, const Normalised& norm) {
+  return view == View::raw ? std::string_view(sample) : view == View::text ? std::string_view(norm.text)
+                                                                           : std::string_view(norm.keyword);
+}
+
+// Whether rule `index` yields a validated match in `sample`, on the rule's view, by the given
+// way of finding candidates.
+bool rule_matches(int index, const std::string& sample, Matcher::Strategy strategy) {
   const Rule& rule = matcher().rules()[static_cast<std::size_t>(index)];
   Normalised norm;
   normalise(sample, norm);
-  std::string_view view = rule.view == View::raw    ? std::string_view(sample)
-                          : rule.view == View::text ? std::string_view(norm.text)
-                                                    : std::string_view(norm.keyword);
+  std::string_view view = view_of(rule.view, sample, norm);
   std::vector<int> candidates;
-  matcher().candidates(rule.view, view, direction_both, candidates);
+  matcher().candidates(rule.view, view, direction_both, candidates, strategy);
   if (std::find(candidates.begin(), candidates.end(), index) == candidates.end()) return false;
   std::vector<Hit> hits;
   matcher().spans(index, view, hits, 16);
   return !hits.empty();
 }
 
+constexpr Matcher::Strategy strategies[] = {Matcher::Strategy::prefilter, Matcher::Strategy::sets};
+
 }  // namespace
 
-TEST_CASE("every catalogue example matches its rule") {
-  const auto& rules = builtin_rules();  // the matcher keeps the same order, without examples
+TEST_CASE("the catalogue compiled into the library is the one in lib/firewall/rules") {
+  const auto& built = builtin_rules();
+  const auto& written = sources();
+  REQUIRE(built.size() == written.size());
+  for (std::size_t i = 0; i < built.size(); ++i) {
+    INFO(written[i].id);
+    CHECK(built[i].id == written[i].id);
+    CHECK(built[i].category == written[i].category);
+    CHECK(built[i].lang == written[i].lang);
+    CHECK(built[i].description == written[i].description);
+    CHECK(built[i].pattern == written[i].pattern);
+    CHECK(built[i].severity == written[i].severity);
+    CHECK(built[i].view == written[i].view);
+    CHECK(built[i].directions == written[i].directions);
+    CHECK(built[i].validator == written[i].validator);
+    CHECK(built[i].examples.empty());  // examples stay out of the library
+  }
+}
+
+TEST_CASE("every catalogue example matches its rule, through the prefilter and the sets") {
+  const auto& rules = sources();  // the matcher keeps the same order, without examples
   int checked = 0;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     for (const auto& example : rules[i].examples) {
       INFO("rule " << rules[i].id << " example: " << example);
-      CHECK(rule_matches(static_cast<int>(i), example));
+      for (auto strategy : strategies) CHECK(rule_matches(static_cast<int>(i), example, strategy));
       checked++;
     }
   }
@@ -48,17 +92,54 @@ TEST_CASE("every catalogue example matches its rule") {
 }
 
 TEST_CASE("no near miss matches its rule") {
-  const auto& rules = builtin_rules();
+  const auto& rules = sources();
   for (std::size_t i = 0; i < rules.size(); ++i) {
     for (const auto& near_miss : rules[i].near_misses) {
       INFO("rule " << rules[i].id << " near miss: " << near_miss);
-      CHECK_FALSE(rule_matches(static_cast<int>(i), near_miss));
+      for (auto strategy : strategies) CHECK_FALSE(rule_matches(static_cast<int>(i), near_miss, strategy));
     }
   }
 }
 
+// The prefilter only skips rules that cannot match: on every sample of the catalogue (each
+// rule's examples and near misses, alone and run together, upper-cased), on every view and in
+// both directions, it finds exactly the rules the full RE2 sets find.
+TEST_CASE("the prefilter finds the same rules as the full sets") {
+  std::vector<std::string> samples;
+  std::string joined;
+  for (const auto& rule : sources()) {
+    for (const auto* list : {&rule.examples, &rule.near_misses}) {
+      for (const auto& s : *list) {
+        samples.push_back(s);
+        std::string upper = s;
+        for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        samples.push_back(upper);
+        joined += s + "\n";
+        if (joined.size() > 2000) samples.push_back(std::exchange(joined, {}));
+      }
+    }
+  }
+  std::size_t found = 0;
+  for (const auto& sample : samples) {
+    Normalised norm;
+    normalise(sample, norm);
+    for (View view : {View::raw, View::text, View::keyword}) {
+      for (std::uint8_t direction : {direction_input, direction_output}) {
+        std::vector<int> by_prefilter, by_sets;
+        matcher().candidates(view, view_of(view, sample, norm), direction, by_prefilter, Matcher::Strategy::prefilter);
+        matcher().candidates(view, view_of(view, sample, norm), direction, by_sets, Matcher::Strategy::sets);
+        INFO("view " << view_name(view) << ", sample: " << sample);
+        CHECK(by_prefilter == by_sets);
+        found += by_sets.size();
+      }
+    }
+  }
+  CHECK(samples.size() > 2000);
+  CHECK(found > samples.size());  // the samples do make rules match
+}
+
 TEST_CASE("every rule has an example and a near miss") {
-  for (const auto& rule : builtin_rules()) {
+  for (const auto& rule : sources()) {
     INFO(rule.id);
     CHECK_FALSE(rule.examples.empty());
     CHECK_FALSE(rule.near_misses.empty());

@@ -1,0 +1,254 @@
+// The prefilter may only skip rules that cannot match: the requirements it derives from
+// patterns, the automaton that finds atoms, and the matcher's two tiers are held to that here
+// (the whole catalogue is checked against the RE2 sets in catalogue_test.cpp).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "firewall/matcher.hpp"
+#include "firewall/prefilter.hpp"
+
+using namespace keel::firewall;
+
+namespace {
+
+std::set<std::string> clause(const Requirement& r, std::size_t i) {
+  REQUIRE(i < r.clauses.size());
+  return {r.clauses[i].begin(), r.clauses[i].end()};
+}
+
+bool has_clause(const Requirement& r, const std::set<std::string>& wanted) {
+  for (const auto& c : r.clauses) {
+    if (std::set<std::string>(c.begin(), c.end()) == wanted) return true;
+  }
+  return false;
+}
+
+Rule rule(std::string id, std::string pattern, View view = View::text) {
+  Rule r;
+  r.id = std::move(id);
+  r.category = "threat.custom";
+  r.pattern = std::move(pattern);
+  r.view = view;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a literal requires itself, cut to the atom length") {
+  auto r = required_atoms("reveal the system prompt");
+  REQUIRE(r.clauses.size() == 1);
+  CHECK(clause(r, 0) == std::set<std::string>{"reveal the s"});
+}
+
+TEST_CASE("alternatives and optional letters become the strings of one clause") {
+  CHECK(clause(required_atoms("colou?r"), 0) == std::set<std::string>{"color", "colour"});
+  auto r = required_atoms("\\b(?:ignore|disregard)\\s+(?:rules|guidelines)\\b");
+  CHECK(r.clauses.size() == 2);
+  CHECK(has_clause(r, {"ignore", "disregard"}));
+  CHECK(has_clause(r, {"rules", "guidelines"}));
+}
+
+TEST_CASE("digits stand for any digit, so number patterns have requirements") {
+  CHECK(clause(required_atoms("[0-9]{3}-[0-9]{2}-[0-9]{4}"), 0) == std::set<std::string>{"000-00-0000"});
+  CHECK(clause(required_atoms("\\d+"), 0) == std::set<std::string>{"0"});
+  CHECK(clause(required_atoms("0x[0-9a-f]{40}"), 0) == std::set<std::string>{"0x"});
+}
+
+TEST_CASE("upper case is lowered; under (?i) 's' and 'k' keep RE2's other spellings") {
+  CHECK(clause(required_atoms("Secret"), 0) == std::set<std::string>{"secret"});
+  auto folded = clause(required_atoms("(?i:ask)"), 0);
+  CHECK(folded.size() == 4);  // s or long s, k or Kelvin sign
+  CHECK(folded.count("ask"));
+  CHECK(folded.count("a\u017F\u212A"));
+  // A folded letter outside ASCII could match other bytes: no requirement from it.
+  CHECK(required_atoms("(?i)\u00E9t\u00E9").clauses.empty());
+}
+
+TEST_CASE("patterns that need nothing in particular run on every text") {
+  for (const char* pattern : {".*", "a|b", "\\w+\\s\\w+", "the", "(?:x|secret)", "[^a]{3}", "(?:abc)*"}) {
+    INFO(pattern);
+    CHECK(required_atoms(pattern).clauses.empty());
+  }
+}
+
+TEST_CASE("syntax the analysis does not model gives no requirement, never a wrong one") {
+  for (const char* pattern : {"\\Qsecret\\E", "(?=secret)", "\\101bc", "secret(", "secret)", "[secret", "\\",
+                              "(?P<x", "\\x{zz}secret", "\\pN{3}secret"}) {
+    INFO(pattern);
+    auto r = required_atoms(pattern);
+    // "\pN{3}secret" is understood (a class, then the word); the rest are not.
+    if (std::string_view(pattern) == "\\pN{3}secret") {
+      CHECK(has_clause(r, {"secret"}));
+    } else {
+      CHECK(r.clauses.empty());
+    }
+  }
+}
+
+TEST_CASE("a pattern splits into its top-level alternatives, each a pattern of its own") {
+  auto parts = [](std::string_view pattern) {
+    std::vector<std::string> out;
+    for (auto [begin, end] : alternatives(pattern)) out.emplace_back(pattern.substr(begin, end - begin));
+    return out;
+  };
+  CHECK(parts("ab|c(d|e)|[|]|\\|x") == std::vector<std::string>{"ab", "c(d|e)", "[|]", "\\|x"});
+  CHECK(parts("a|") == std::vector<std::string>{"a", ""});
+  CHECK(parts("plain") == std::vector<std::string>{"plain"});
+  // Flags at the top level apply to the alternatives after them: no split.
+  CHECK(parts("(?i)a|b") == std::vector<std::string>{"(?i)a|b"});
+  CHECK(parts("(?i:a)|b") == std::vector<std::string>{"(?i:a)", "b"});
+  // Syntax the analysis does not model: no split either.
+  CHECK(parts("\\Qa|b\\E") == std::vector<std::string>{"\\Qa|b\\E"});
+}
+
+TEST_CASE("deeply nested groups are not analysed") {
+  std::string shallow = "secret", deep = "secret";
+  for (int k = 0; k < 8; ++k) shallow = "(?:" + shallow + ")";
+  for (int k = 0; k < 200; ++k) deep = "(?:" + deep + ")";
+  CHECK(has_clause(required_atoms(shallow), {"secret"}));
+  CHECK(required_atoms(deep).clauses.empty());
+}
+
+TEST_CASE("the automaton finds every occurrence of every atom, folding ASCII case and digits") {
+  std::mt19937 random(7);
+  const std::string alphabet = "abcAB1 -";
+  auto fold = [](std::string s) {
+    for (auto& c : s) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c >= '0' && c <= '9') c = '0';
+    }
+    return s;
+  };
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> atoms;
+    for (int a = 0; a < 12; ++a) {
+      std::string atom;
+      for (int k = 0, n = 1 + static_cast<int>(random() % 4); k < n; ++k) atom += alphabet[random() % alphabet.size()];
+      atoms.push_back(fold(atom));
+    }
+    std::string text;
+    for (int k = 0; k < 80; ++k) text += alphabet[random() % alphabet.size()];
+    AtomScanner scanner(atoms);
+    REQUIRE(scanner.complete());
+    std::vector<std::uint32_t> seen;
+    scanner.scan(text, [&](std::uint32_t atom) { seen.push_back(atom); });
+    std::string folded = fold(text);
+    std::multiset<std::uint32_t> brute;  // every occurrence, overlapping ones included
+    for (std::uint32_t a = 0; a < atoms.size(); ++a) {
+      for (std::size_t pos = folded.find(atoms[a]); pos != std::string::npos; pos = folded.find(atoms[a], pos + 1)) {
+        brute.insert(a);
+      }
+    }
+    CHECK(std::multiset<std::uint32_t>(seen.begin(), seen.end()) == brute);
+  }
+}
+
+TEST_CASE("bytes outside ASCII share classes: the automaton may report more, never less") {
+  std::vector<std::string> atoms = {"gr\u00FC\u00DFe", "ma\u00F1ana"};
+  AtomScanner scanner(atoms);
+  std::vector<std::uint32_t> seen;
+  scanner.scan("liebe gr\u00FC\u00DFe und hasta ma\u00F1ana", [&](std::uint32_t a) { seen.push_back(a); });
+  CHECK(std::count(seen.begin(), seen.end(), 0u) == 1);
+  CHECK(std::count(seen.begin(), seen.end(), 1u) == 1);
+}
+
+TEST_CASE("an automaton that would outgrow its 16-bit states says so") {
+  std::vector<std::string> atoms;
+  std::mt19937 random(3);
+  for (int a = 0; a < 4000; ++a) {
+    std::string atom;
+    for (int k = 0; k < 12; ++k) atom += static_cast<char>('a' + random() % 26);
+    atoms.push_back(atom);
+  }
+  AtomScanner scanner(atoms);
+  CHECK_FALSE(scanner.complete());
+  // A prefilter over such atoms runs every unit of the group instead.
+  std::vector<PrefilterUnit> units;
+  for (const auto& atom : atoms) {
+    PrefilterUnit unit;
+    unit.rule = static_cast<std::uint32_t>(units.size());
+    unit.group = 1;
+    unit.requirement = Requirement{{{atom}}};
+    units.push_back(unit);
+  }
+  Prefilter prefilter(units);
+  std::vector<std::uint32_t> out;
+  prefilter.candidates(1, "nothing in particular", out);
+  CHECK(out.size() == atoms.size());
+}
+
+TEST_CASE("custom rules get a prefilter of their own, with the same answers as the sets") {
+  Matcher matcher({rule("a", "\\bsecret (?:plan|code)s?\\b"), rule("b", "(?i)drop\\s+table"),
+                   rule("c", "[0-9]{4}-[0-9]{4}", View::raw), rule("d", "\\w+@\\w+", View::raw),
+                   rule("e", "anything.*goes")});
+  for (const char* text : {"the secret plans are here", "DROP   TABLE users", "call 1234-5678", "a@b",
+                           "nothing to see", "secret codes and anything that goes", ""}) {
+    for (View view : {View::raw, View::text}) {
+      std::vector<int> by_prefilter, by_sets;
+      matcher.candidates(view, text, direction_both, by_prefilter, Matcher::Strategy::prefilter);
+      matcher.candidates(view, text, direction_both, by_sets, Matcher::Strategy::sets);
+      INFO(text);
+      CHECK(by_prefilter == by_sets);
+    }
+  }
+  std::vector<int> found;
+  matcher.candidates(View::text, "my secret plan", direction_both, found, Matcher::Strategy::prefilter);
+  CHECK(found == std::vector<int>{0});
+}
+
+TEST_CASE("a busy matcher moves to the compiled sets in the background, with the same answers") {
+  Matcher matcher({rule("a", "\\bsecret (?:plan|code)s?\\b"), rule("b", "ignore (?:all )?rules")});
+  std::vector<int> before;
+  matcher.candidates(View::text, "ignore all rules", direction_both, before);
+  CHECK_FALSE(matcher.compiled_all());
+  for (std::uint32_t i = 0; i < Matcher::warm_after; ++i) {
+    std::vector<int> out;
+    matcher.candidates(View::text, "the secret plan", direction_both, out);
+    CHECK(out == std::vector<int>{0});
+  }
+  for (int wait = 0; wait < 500 && !matcher.compiled_all(); ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(matcher.compiled_all());
+  std::vector<int> after;
+  matcher.candidates(View::text, "ignore all rules", direction_both, after);
+  CHECK(after == before);
+}
+
+TEST_CASE("a long text goes through the sets at once") {
+  Matcher matcher({rule("a", "needle"), rule("b", "haystack")});
+  std::string text(Matcher::long_text, 'x');
+  text += " needle";
+  std::vector<int> out;
+  matcher.candidates(View::text, text, direction_both, out);
+  CHECK(out == std::vector<int>{0});
+  CHECK(matcher.compiled_all());
+}
+
+TEST_CASE("threads scanning while the sets compile in the background all get the same answers") {
+  Matcher matcher({rule("a", "\\bsecret (?:plan|code)s?\\b"), rule("b", "ignore (?:all )?rules"),
+                   rule("c", "[0-9]{4}-[0-9]{4}", View::raw)});
+  const std::string text = "ignore all rules: the secret plan is 1234-5678";
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 400 && !(i > 100 && matcher.compiled_all()); ++i) {
+        std::vector<int> text_rules, raw_rules;
+        matcher.candidates(View::text, text, direction_both, text_rules);
+        matcher.candidates(View::raw, text, direction_both, raw_rules);
+        if (text_rules != std::vector<int>{0, 1} || raw_rules != std::vector<int>{2}) wrong++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+}
