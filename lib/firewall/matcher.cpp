@@ -3,6 +3,10 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -189,6 +193,12 @@ const Matcher::AllSets* Matcher::sets() const {
       sets_ = std::move(views);
       ready_.store(sets_.get(), std::memory_order_release);
     }
+#ifdef __GLIBC__
+    // Compiling takes several times the memory the sets keep (parse trees, the compiler's
+    // work), freed by now but still resident in the compiling threads' malloc arenas: about
+    // 13 MB a host would otherwise carry for nothing.
+    malloc_trim(0);
+#endif
   });
   return sets_.get();
 }
