@@ -400,6 +400,17 @@ class Analysis {
     return info;
   }
 
+  // The name after "\p" or "\P": "{Greek}" or one letter.
+  void skip_class_name() {
+    if (!done() && peek() == '{') {
+      std::size_t close = p_.find('}', i_);
+      if (close == std::string_view::npos) throw Unsupported{};
+      i_ = close + 1;
+    } else if (!done()) {
+      ++i_;
+    }
+  }
+
   std::uint32_t hex_escape() {  // after "\x"
     std::uint32_t value = 0;
     auto digit = [](char h) -> int {
@@ -439,13 +450,7 @@ class Analysis {
       case 'D': case 's': case 'S': case 'w': case 'W': case 'C':
         return Info::any();
       case 'p': case 'P':
-        if (!done() && peek() == '{') {
-          std::size_t close = p_.find('}', i_);
-          if (close == std::string_view::npos) throw Unsupported{};
-          i_ = close + 1;
-        } else if (!done()) {
-          ++i_;
-        }
+        skip_class_name();
         return Info::any();
       case 'n': return character("\n", fold);
       case 't': return character("\t", fold);
@@ -547,13 +552,7 @@ class Analysis {
       case 'D': case 's': case 'S': case 'w': case 'W':
         return false;
       case 'p': case 'P':
-        if (!done() && peek() == '{') {
-          std::size_t close = p_.find('}', i_);
-          if (close == std::string_view::npos) throw Unsupported{};
-          i_ = close + 1;
-        } else if (!done()) {
-          ++i_;
-        }
+        skip_class_name();
         return false;
       case 'n': cp = '\n'; return true;
       case 't': cp = '\t'; return true;
