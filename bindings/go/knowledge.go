@@ -225,8 +225,9 @@ func KBEmbedder(e *Embedder) KBOption { return func(o *kbOptions) { o.embedder =
 
 // KnowledgeBase is a knowledge base in one SQLite file plus its index file "<path>.hnsw", or in
 // memory (":memory:"): documents, a graph of documents and entities, and hybrid search. Safe
-// for concurrent use: searches run in parallel, writes are serialised by the library. Call
-// Close when done (it saves the index file).
+// for concurrent use: searches run in parallel, writes are serialised by the library. Opening
+// returns once SQLite is open; the vector index loads in the background and vector or hybrid
+// searches, Stats and writes wait for it. Call Close when done (it saves the index file).
 type KnowledgeBase struct {
 	mu        sync.RWMutex // Close excludes calls in progress
 	handle    *C.keel_kb

@@ -414,7 +414,10 @@ typedef struct keel_kb keel_kb;
  * (may be NULL: the options' "embedder", else the built-in hashing embedder) is borrowed: the
  * base takes its own reference. Giving both is KEEL_INVALID_CONFIG. KEEL_IO names the path
  * when it cannot be opened; options contradicting the stored base or the embedder (dimension,
- * metric) are KEEL_INVALID_CONFIG. *out receives the base (free with keel_kb_free). */
+ * metric) are KEEL_INVALID_CONFIG. *out receives the base (free with keel_kb_free). It returns
+ * once SQLite is open: a file base's vector index is loaded by a thread of its own, and the
+ * calls that need it (vector and hybrid searches, stats, writes) wait for it; keyword searches,
+ * get, count and graph reads do not. */
 KEEL_API keel_status keel_kb_open(const char* path, const char* options_json,
                                   keel_embedder* embedder, keel_kb** out, keel_error** err);
 
@@ -422,9 +425,9 @@ KEEL_API keel_status keel_kb_open(const char* path, const char* options_json,
  * frees a knowledge base. Accepts NULL. No call on it may be in progress. */
 KEEL_API void keel_kb_free(keel_kb* kb);
 
-/** Saves the index file, checkpoints the WAL and closes, reporting failures. The handle must
- * still be freed with keel_kb_free; other calls on it fail with KEEL_INVALID_ARGUMENT.
- * Calling it again does nothing. */
+/** Saves the index file, checkpoints the WAL and closes, reporting failures (a load of the
+ * index still running is given up). The handle must still be freed with keel_kb_free; other
+ * calls on it fail with KEEL_INVALID_ARGUMENT. Calling it again does nothing. */
 KEEL_API keel_status keel_kb_close(keel_kb* kb, keel_error** err);
 
 /** Saves the index file (when it changed) and checkpoints the WAL into the database file. */
@@ -506,7 +509,8 @@ KEEL_API keel_status keel_kb_search(const keel_kb* kb, const char* query_json, c
 KEEL_API keel_status keel_kb_search_text(const keel_kb* kb, const char* text, size_t len, size_t k,
                                          char** result_json, keel_error** err);
 
-/** Receives "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events; NULL removes it.
+/** Receives "kb.index" (the vector index loaded after open: "index" says how, or "failed"),
+ * "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events; NULL removes it.
  * Events may arrive from any thread. When this returns, the previous callback is no longer
  * running and will not be called again, so its user_data may be released. Must not be called
  * from inside the callback. */

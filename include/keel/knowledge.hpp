@@ -72,7 +72,9 @@ struct KEEL_API KnowledgeOptions {
   std::shared_ptr<Embedder> embedder;
   /// The JSON the embedder was made from (kept for to_json); null when set in code.
   Json embedder_config;
-  /// Receives "kb.open", "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events.
+  /// Receives "kb.open", "kb.index" (the vector index is ready: "index" says how it was
+  /// obtained, or "failed" with "error"; from the loader's thread), "kb.upsert", "kb.delete",
+  /// "kb.search" and "kb.compact" events.
   EventSink events;
 
   /// Throws Error(invalid_config) naming the JSON path of a bad or unknown key.
@@ -334,12 +336,22 @@ KEEL_API std::vector<Document> chunk_document(const Document& document,
 /// and never wait for a writer of a file base (WAL); writes (upsert, remove, graph changes,
 /// checkpoint, compact) are serialised by one writer lock. A ":memory:" base has a single
 /// connection, so there reads wait for a running write.
+///
+/// Opening a file base costs no work per document: its vector index — the index file read
+/// and verified, caught up with SQLite or rebuilt from it — and the documents' lengths for
+/// keyword ranking are loaded by a thread open() starts. Until that is done, whatever needs
+/// the index (a vector or hybrid search, stats, a write) waits for it and then answers as if
+/// open() had loaded it; keyword searches wait only for the lengths (the first step), and
+/// get, count and graph reads do not wait.
 class KEEL_API KnowledgeBase {
  public:
   /// Opens or creates the base at `path` (its index file is `<path>.hnsw`), or an in-memory
-  /// one for ":memory:". Throws Error(io) naming the path when it cannot be opened,
-  /// Error(invalid_config) on bad options or options that contradict the stored base
-  /// (dimension, metric) or the embedder (dimension).
+  /// one for ":memory:". Returns once SQLite is open and checked; the vector index is loaded
+  /// in the background (see the class comment). Throws Error(io) naming the path when it
+  /// cannot be opened, Error(invalid_config) on bad options or options that contradict the
+  /// stored base (dimension, metric) or the embedder (dimension). Should loading the index
+  /// fail (SQLite unreadable, out of memory), the calls that need it throw that error until
+  /// compact() makes a new one.
   static KnowledgeBase open(const std::string& path, KnowledgeOptions options = {});
 
   /// Takes over another base; the moved-from one may only be destroyed or assigned to.
@@ -398,14 +410,16 @@ class KEEL_API KnowledgeBase {
   /// Saves the index file (when it changed) and checkpoints the WAL into the database file.
   void checkpoint();
   /// Rebuilds the vector index from SQLite now (it also happens by itself after heavy
-  /// deletion).
+  /// deletion, and is the way back to an index after a failed load).
   void compact();
   /// {"path", "documents", "entities", "edges", "dimension", "metric", "db_bytes",
   ///  "index_elements" (entries, deleted ones included), "deleted_in_index", "index": "created"
-  ///  | "loaded" | "caught_up" | "rebuilt", "index_reason", "generation", "compactions"}
+  ///  | "loaded" | "caught_up" | "rebuilt", "index_reason", "generation", "compactions"}.
+  ///  Waits for the vector index to be loaded.
   Json stats() const;
-  /// Saves the index file, checkpoints and closes. Later calls on this object throw
-  /// Error(invalid_argument). Idempotent.
+  /// Saves the index file, checkpoints and closes. A load of the vector index still running
+  /// is given up (nothing is lost: the next open loads or rebuilds it again). Later calls on
+  /// this object throw Error(invalid_argument). Idempotent.
   void close();
   /// The path it was opened with.
   const std::string& path() const noexcept;

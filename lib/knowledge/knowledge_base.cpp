@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <system_error>
 #include <unordered_map>
 
 #include "keel/events.hpp"
@@ -56,14 +57,142 @@ knowledge::Snippets& KnowledgeBase::Impl::ReadLease::snippets() {
   return **snippets_;
 }
 
-KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl)
-    : impl_(impl), write_lock_(impl.write_mutex) {
+KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl) : impl_(impl) {
+  impl.wait_for_loader();  // it uses the writer connection until it is done
+  write_lock_ = std::unique_lock(impl.write_mutex);
   if (impl.memory) memory_lock_ = std::unique_lock(impl.memory_mutex);
   impl.check_open();
 }
 
 void KnowledgeBase::Impl::check_open() const {
   if (closed.load()) throw Error(Errc::invalid_argument, "knowledge base " + path + ": closed");
+}
+
+// ---- the vector index's loader ---------------------------------------------------------------
+
+std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::current_index() const {
+  std::unique_lock lock(index_mutex);
+  index_loaded.wait(lock, [&] { return loading == Loading::done; });
+  if (load_failure) throw Error(load_failure->first, load_failure->second);
+  if (!index) throw Error(Errc::invalid_argument, "knowledge base " + path + ": closed");
+  return index;
+}
+
+void KnowledgeBase::Impl::wait_for_token_counts() const {
+  std::unique_lock lock(index_mutex);
+  index_loaded.wait(lock, [&] { return loading != Loading::token_counts; });
+}
+
+void KnowledgeBase::Impl::wait_for_loader() const {
+  std::unique_lock lock(index_mutex);
+  index_loaded.wait(lock, [&] { return loading == Loading::done; });
+}
+
+void KnowledgeBase::Impl::start_loading() {
+  {
+    std::lock_guard lock(index_mutex);
+    loading = Loading::token_counts;
+  }
+  auto exit = std::make_shared<LoaderExit>();
+  loader_exit = exit;
+  auto finished = [exit] {
+    {
+      std::lock_guard lock(exit->mutex);
+      exit->done = true;
+    }
+    exit->gone.notify_all();
+  };
+  try {
+    std::thread([this, finished] {
+      {
+        std::lock_guard lock(index_mutex);
+        loader_thread = std::this_thread::get_id();
+      }
+      load();
+      finished();  // (the base may be gone by now: see load())
+    }).detach();
+  } catch (const std::system_error&) {
+    load();  // no thread to be had: load now, as open() did before it had a loader
+    finished();
+  }
+}
+
+void KnowledgeBase::Impl::load() noexcept {
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::pair<Errc, std::string>> failure;
+  try {
+    try {
+      token_counts->load(*writer);
+    } catch (...) {
+      // Lengths left unknown are asked of FTS5 row by row: slower keyword ranking, the same
+      // scores (and a database that cannot be read says so on the next query).
+    }
+    {
+      std::lock_guard lock(index_mutex);
+      loading = Loading::index;
+      index_loaded.notify_all();
+    }
+    open_index(*writer, &stop_loading);
+  } catch (...) {
+    Error error = error_from_current_exception();
+    try {
+      failure.emplace(error.code(), error.what());
+    } catch (...) {
+      failure.emplace(error.code(), std::string());  // (out of memory for the message)
+    }
+  }
+  const bool stopped = stop_loading.load();
+  {
+    std::lock_guard lock(index_mutex);
+    // Closed meanwhile: no index, which current_index() reports as closed.
+    if (failure || stopped) index.reset();
+    if (!stopped) load_failure = std::move(failure);
+    loading = Loading::done;
+    index_loaded.notify_all();
+  }
+  if (stopped) return;
+  try {
+    Json event = make_event("kb.index", std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - start)
+                                            .count());
+    event["path"] = path;
+    {
+      std::lock_guard lock(index_mutex);
+      if (load_failure) {
+        event["index"] = "failed";
+        event["error"] = load_failure->second;
+      } else {
+        event["index"] = index_state;
+        if (!index_reason.empty()) event["index_reason"] = index_reason;
+      }
+    }
+    // The last use of this object: a sink that closes and destroys the base from this thread
+    // is calling a copy (see stop_loader).
+    const EventSink sink = options.events;
+    emit(sink, event);
+  } catch (...) {  // (out of memory for the event: it is left out)
+  }
+}
+
+bool KnowledgeBase::Impl::stop_loader() {
+  stop_loading.store(true);
+  std::thread::id loader_id;
+  {
+    std::lock_guard lock(index_mutex);
+    loader_id = loader_thread;
+  }
+  // (On the loader's own thread — a "kb.index" sink closing the base — there is nothing to
+  // wait for: the loader only returns after its sink.)
+  if (loader_exit && loader_id != std::this_thread::get_id()) {
+    std::unique_lock lock(loader_exit->mutex);
+    loader_exit->gone.wait(lock, [&] { return loader_exit->done; });
+  }
+  std::lock_guard lock(index_mutex);
+  return !load_failure && index;
+}
+
+KnowledgeBase::Impl::~Impl() {
+  stop_loader();
 }
 
 // ---- opening -------------------------------------------------------------------------------
@@ -160,15 +289,16 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
     impl->index_executor = std::make_unique<Executor>(Executor::Options{options.index_threads});
   }
   impl->options = std::move(options);
-  impl->open_index(db);
-  impl->token_counts->load(db);
   knowledge::register_ranking(db, impl->token_counts);
+  // A memory base starts empty: its index is made here. A file base's index and token counts
+  // are loaded by the loader thread, so that opening costs the same for any size of base.
+  if (impl->memory) impl->open_index(db);
 
   Json event = make_event("kb.open", micros_since(start));
   event["path"] = path;
-  event["index"] = impl->index_state;
-  if (!impl->index_reason.empty()) event["index_reason"] = impl->index_reason;
+  event["index"] = impl->memory ? impl->index_state : "loading";
   emit(impl->options.events, event);
+  if (!impl->memory) impl->start_loading();  // after the event: "kb.index" comes second
   return KnowledgeBase(std::move(impl));
 }
 
@@ -295,6 +425,9 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
   }
 
   Impl::WriteLease db(impl);
+  // Before anything is written: a base whose index could not be loaded takes no documents it
+  // could not index.
+  auto index = impl.current_index();
   std::vector<std::int64_t> labels;
   std::vector<std::uint32_t> token_counts;  // FTS5's, published once committed
   labels.reserve(prepared.size());
@@ -341,8 +474,9 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
   // Committed: the index follows. Should adding fail (memory), rebuilding from SQLite is the
   // way back to an index that matches the database.
   try {
-    impl.add_vectors(*impl.current_index(), labels, flat);
+    impl.add_vectors(*index, labels, flat);
   } catch (const Error&) {
+    index.reset();
     impl.compact_locked(*db);
   }
   Json event = make_event("kb.upsert", micros_since(start));
@@ -401,6 +535,7 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
   auto start = std::chrono::steady_clock::now();
   Impl& impl = *impl_;
   Impl::WriteLease db(impl);
+  auto index = impl.current_index();  // (see upsert)
   const std::uint64_t next_generation = impl.generation + 1;
   std::vector<std::int64_t> labels;
   {
@@ -417,7 +552,6 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
     impl.token_counts->set(label, 0);
   impl.generation = next_generation;
   impl.index_changed = true;
-  auto index = impl.current_index();
   for (auto label : labels)
     index->mark_deleted(static_cast<vector::HnswIndex::Label>(label));
   index.reset();
@@ -570,6 +704,7 @@ std::uint64_t file_size(const std::string& path) {
 Json KnowledgeBase::stats() const {
   Impl& impl = *impl_;
   impl.check_open();
+  auto index = impl.current_index();  // waits for the loader, whose figures these are
   Json out;
   {
     Impl::ReadLease db(impl);
@@ -586,15 +721,17 @@ Json KnowledgeBase::stats() const {
             ? static_cast<std::uint64_t>(count("PRAGMA page_count") * count("PRAGMA page_size"))
             : file_size(impl.path) + file_size(impl.path + "-wal");
   }
-  auto index = impl.current_index();
   out["path"] = impl.path;
   out["dimension"] = impl.dimension;
   out["metric"] = impl.cosine ? "cosine" : "inner_product";
   out["index_elements"] = index->size() + index->deleted_count();
   out["deleted_in_index"] = index->deleted_count();
   out["index_bytes"] = impl.memory ? 0 : file_size(impl.index_path());
-  out["index"] = impl.index_state;
-  out["index_reason"] = impl.index_reason;
+  {
+    std::lock_guard lock(impl.index_mutex);  // (a compaction after a failed load sets them)
+    out["index"] = impl.index_state;
+    out["index_reason"] = impl.index_reason;
+  }
   out["generation"] = impl.generation.load();
   out["compactions"] = impl.compactions.load();
   return out;
@@ -605,10 +742,13 @@ void KnowledgeBase::close() {
   Impl& impl = *impl_;
   std::unique_lock write_lock(impl.write_mutex);
   if (impl.closed.exchange(true)) return;
+  // A load still running is abandoned (the file or SQLite has all it would have made); an
+  // index that was loaded is saved when it changed.
+  const bool loaded = impl.stop_loader();
   std::exception_ptr failure;
   try {
     if (!impl.memory) {
-      impl.save_index(*impl.writer);
+      if (loaded) impl.save_index(*impl.writer);
       impl.writer->exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }
   } catch (...) {

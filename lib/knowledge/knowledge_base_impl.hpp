@@ -3,10 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "keel/executor.hpp"
@@ -56,13 +59,41 @@ struct KnowledgeBase::Impl {
 
   // The vector index. Compaction builds a new one and swaps it in while searches finish on
   // the old one, so readers take a reference under index_mutex and search without it.
+  //
+  // A file base's open() does no work per document: a loader thread of its own reads the
+  // token counts, then loads the index file (verified), catches it up or rebuilds it, with
+  // the writer connection to itself. Until it is done, writes wait for it (WriteLease),
+  // keyword searches wait for the token counts and whatever needs the index waits in
+  // current_index(); other reads (get, count, the graph's) never wait.
+  enum class Loading { token_counts, index, done };
   mutable std::mutex index_mutex;
-  std::shared_ptr<vector::HnswIndex> index;
+  mutable std::condition_variable index_loaded;  // `loading` moved on (index_mutex)
+  Loading loading = Loading::done;               // (index_mutex)
+  std::shared_ptr<vector::HnswIndex> index;      // (index_mutex)
+  // Why there is no index (index_mutex) until a compaction makes one. Code and text rather
+  // than an Error, so that each thread that reports it throws an Error of its own.
+  std::optional<std::pair<Errc, std::string>> load_failure;
+  std::atomic<bool> stop_loading{false};  // close() asks the loader to give up
+  // The loader's thread is detached, so that a process may end (even with _exit) without
+  // joining it; close() and the destructor wait for it to be gone through this block, which
+  // the thread shares, so that its very last step never touches a destroyed base.
+  struct LoaderExit {
+    std::mutex mutex;
+    std::condition_variable gone;
+    bool done = false;  // (mutex)
+  };
+  std::shared_ptr<LoaderExit> loader_exit;  // set by open()
+  std::thread::id loader_thread;            // (index_mutex) set by the loader itself
 
+  // Written by the loader before `loading` becomes done (and by a compaction after a failed
+  // load, under index_mutex); read after, under index_mutex.
   std::string index_state;   // created, loaded, caught_up, rebuilt
   std::string index_reason;  // why an index file was not used as is
   std::atomic<std::uint64_t> compactions{0};
   std::atomic<bool> closed{false};
+
+  Impl() = default;
+  ~Impl();  // stops the loader and waits for it if close() did not
 
   /// A connection for reading: pooled (file base) or the single one (memory base, locked).
   /// Throws Error(closed) once the base is closed.
@@ -99,21 +130,35 @@ struct KnowledgeBase::Impl {
   };
 
   void check_open() const;
-  std::shared_ptr<vector::HnswIndex> current_index() const {
-    std::lock_guard lock(index_mutex);
-    return index;
-  }
+  /// The index, once loaded. Throws the load's failure, or Error(invalid_argument) once closed.
+  std::shared_ptr<vector::HnswIndex> current_index() const;
   void set_index(std::shared_ptr<vector::HnswIndex> next) {
     std::lock_guard lock(index_mutex);
     index = std::move(next);
   }
+  /// Returns once the loader has read the token counts (keyword ranking needs them to be fast,
+  /// not to be right: an unknown length is asked of FTS5).
+  void wait_for_token_counts() const;
+  /// Returns once the loader is done, whether it succeeded or not.
+  void wait_for_loader() const;
 
-  // vector_store.cpp — all with the write lock held.
+  // knowledge_base.cpp
+  /// Starts the loader thread (or, when no thread can be started, loads here).
+  void start_loading();
+  /// The loader's work: token counts, then open_index(), then the "kb.index" event.
+  void load() noexcept;
+  /// Asks the loader to give up and waits for it; true when it had loaded the index.
+  bool stop_loader();
+
+  // vector_store.cpp — all with the write lock held, or on the loader thread (which has the
+  // writer connection to itself).
   std::string index_path() const { return path + ".hnsw"; }
-  /// Loads the index file and catches it up, or rebuilds the index from SQLite.
-  void open_index(knowledge::Connection& connection);
+  /// Loads the index file and catches it up, or rebuilds the index from SQLite. `stop` set
+  /// (by close()) abandons it with Error(cancelled).
+  void open_index(knowledge::Connection& connection, const std::atomic<bool>* stop = nullptr);
   /// A new index holding every stored vector.
-  std::shared_ptr<vector::HnswIndex> build_index(knowledge::Connection& connection);
+  std::shared_ptr<vector::HnswIndex> build_index(knowledge::Connection& connection,
+                                                 const std::atomic<bool>* stop = nullptr);
   /// Writes the index file when it changed, then prunes tombstones it no longer needs.
   void save_index(knowledge::Connection& connection);
   /// Rebuilds the index when deleted entries pass the compaction thresholds.

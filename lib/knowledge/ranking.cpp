@@ -35,6 +35,10 @@ struct QueryStatistics {
   TokenCounts::View lengths;
   double average_length = 0;
   std::vector<double> idf;  // per phrase, as bm25()
+  // The phrases found in some row: one found in none adds nothing to any row's score, and
+  // asking FTS5 for its instances in each row costs a call per row (user queries often carry
+  // words the corpus does not have).
+  std::vector<int> present;
 };
 
 int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
@@ -57,6 +61,7 @@ QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& 
     double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
                           (static_cast<double>(hits) + 0.5));
     stats->idf.push_back(idf <= 0.0 ? 1e-6 : idf);
+    if (hits > 0) stats->present.push_back(i);
   }
   auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
   stats->lengths = (*counts)->view();
@@ -85,14 +90,14 @@ void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* r
   }
   const double norm = k1 * (1 - b + b * length / stats->average_length);
   double score = 0;
-  for (std::size_t i = 0; i < stats->idf.size(); ++i) {
+  for (int i : stats->present) {
     Fts5PhraseIter it;
     int column = 0, offset = 0;
     double frequency = 0;
-    api->xPhraseFirst(fts, static_cast<int>(i), &it, &column, &offset);
+    api->xPhraseFirst(fts, i, &it, &column, &offset);
     for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
       frequency += 1;
-    score += stats->idf[i] * (frequency * (k1 + 1) / (frequency + norm));
+    score += stats->idf[static_cast<std::size_t>(i)] * (frequency * (k1 + 1) / (frequency + norm));
   }
   sqlite3_result_double(result, -score);
 }

@@ -301,6 +301,9 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     terms = knowledge::keyword_terms(query.text);
     std::string match = knowledge::build_match_expression(terms, query.keyword_mode, query.prefix);
     if (!match.empty()) {
+      // Right after open the loader may still be reading the lengths keel_bm25 uses: waiting
+      // for them costs less than asking FTS5 for each matching row's.
+      impl.wait_for_token_counts();
       auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
       lists[knowledge::keyword_signal].candidates =
           keyword_candidates(*db, match, check, sql_filter, want);

@@ -19,15 +19,24 @@ bool read_vector_blob(std::string_view blob, std::size_t dimension, float* out) 
 
 namespace {
 
+void check_not_stopped(const KnowledgeBase::Impl& impl, const std::atomic<bool>* stop) {
+  if (stop && stop->load()) {
+    throw Error(Errc::cancelled,
+                "knowledge base " + impl.path + ": closed while the vector index was loading");
+  }
+}
+
 // Reads (label, vector) rows and adds them to `index` a few thousand at a time, so a rebuild
-// of a large base never holds every vector twice.
-void add_rows(KnowledgeBase::Impl& impl, vector::HnswIndex& index, Statement& rows) {
+// of a large base never holds every vector twice. Gives up between batches when `stop` is set.
+void add_rows(KnowledgeBase::Impl& impl, vector::HnswIndex& index, Statement& rows,
+              const std::atomic<bool>* stop) {
   constexpr std::size_t batch = 4096;
   std::vector<std::int64_t> labels;
   std::vector<float> vectors;
   labels.reserve(batch);
   vectors.reserve(batch * impl.dimension);
   auto flush = [&] {
+    check_not_stopped(impl, stop);
     impl.add_vectors(index, labels, vectors);
     labels.clear();
     vectors.clear();
@@ -64,17 +73,18 @@ void KnowledgeBase::Impl::add_vectors(vector::HnswIndex& target,
 }
 
 std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(
-    knowledge::Connection& connection) {
+    knowledge::Connection& connection, const std::atomic<bool>* stop) {
   std::size_t count = knowledge::document_count(connection);
   auto fresh =
       std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64, options.hnsw.m,
                                           options.hnsw.ef_construction, options.hnsw.seed);
   auto rows = connection.prepare("SELECT label, vector FROM vectors ORDER BY label");
-  knowledge::add_rows(*this, *fresh, rows);
+  knowledge::add_rows(*this, *fresh, rows, stop);
   return fresh;
 }
 
-void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
+void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
+                                     const std::atomic<bool>* stop) {
   if (memory) {
     set_index(build_index(connection));
     index_state = "created";
@@ -82,10 +92,11 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
   }
   vector::HnswIndex::FileInfo info;
   std::string rejection;
-  auto loaded = vector::HnswIndex::load(index_path(), dimension, owner, &info, &rejection);
+  auto loaded = vector::HnswIndex::load(index_path(), dimension, owner, &info, &rejection, stop);
+  knowledge::check_not_stopped(*this, stop);
   auto rebuild = [&](std::string reason) {
     loaded.reset();
-    set_index(build_index(connection));
+    set_index(build_index(connection, stop));
     index_state =
         knowledge::document_count(connection) == 0 && reason == "missing" ? "created" : "rebuilt";
     index_reason = std::move(reason);
@@ -110,7 +121,7 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection) {
       "SELECT d.label, v.vector FROM documents d JOIN vectors v ON v.label = d.label "
       "WHERE d.generation > ?1");
   written.bind(1, static_cast<std::int64_t>(info.generation));
-  knowledge::add_rows(*this, *current, written);
+  knowledge::add_rows(*this, *current, written, stop);
   set_index(std::move(current));
   index_state = "caught_up";
   index_reason = "index file at generation " + std::to_string(info.generation) + ", database at " +
@@ -144,9 +155,22 @@ void KnowledgeBase::Impl::maybe_compact(knowledge::Connection& connection) {
 
 void KnowledgeBase::Impl::compact_locked(knowledge::Connection& connection) {
   auto start = std::chrono::steady_clock::now();
-  auto before = current_index();
-  std::size_t dropped = before->deleted_count();
-  set_index(build_index(connection));
+  std::shared_ptr<vector::HnswIndex> before;
+  {
+    std::lock_guard lock(index_mutex);
+    before = index;  // none when the load failed: compacting is the way to get one
+  }
+  std::size_t dropped = before ? before->deleted_count() : 0;
+  auto fresh = build_index(connection);
+  {
+    std::lock_guard lock(index_mutex);
+    index = std::move(fresh);
+    if (load_failure) {
+      index_state = "rebuilt";
+      index_reason = "compacted after the load failed: " + load_failure->second;
+      load_failure.reset();
+    }
+  }
   before.reset();
   compactions.fetch_add(1);
   index_changed = true;

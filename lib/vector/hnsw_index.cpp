@@ -188,11 +188,16 @@ class FileReader {
   }
   bool is_open() const { return fd_ >= 0; }
   std::uint64_t size() const { return size_; }
-  // Reads exactly `size` bytes, hashing them when asked; false on a short read.
-  bool read(void* out, std::size_t size, Checksum* checksum) {
+  // Reads exactly `size` bytes, hashing them when asked; false on a short read or when `stop`
+  // is set.
+  bool read(void* out, std::size_t size, Checksum* checksum,
+            const std::atomic<bool>* stop = nullptr) {
+    // Pieces small enough to be hashed while they are still in the CPU cache.
+    constexpr std::size_t piece = 1 << 20;
     char* p = static_cast<char*>(out);
     while (size > 0) {
-      std::size_t chunk = std::min<std::size_t>(size, 8 << 20);
+      if (stop && stop->load(std::memory_order_relaxed)) return false;
+      std::size_t chunk = std::min(size, piece);
       std::size_t got = 0;
       while (got < chunk) {
         ssize_t n = ::read(fd_, p + got, chunk - got);
@@ -200,7 +205,7 @@ class FileReader {
         if (n <= 0) return false;
         got += static_cast<std::size_t>(n);
       }
-      if (checksum) checksum->update(p, chunk);  // while the chunk is still in cache
+      if (checksum) checksum->update(p, chunk);
       p += chunk;
       size -= chunk;
     }
@@ -218,20 +223,25 @@ std::uint16_t list_count(const char* list) {
   return count;
 }
 
-// Asks for transparent huge pages over a large buffer about to be filled. Loading an index
-// touches every page of a buffer of hundreds of megabytes once: with 4 KiB pages the page
-// faults can cost more than reading the file (2.3 s against 0.1 s for 200 MB on a virtual
-// machine measured while writing bench_knowledge). A hint only: ignored where unsupported.
-void advise_huge_pages(void* data, std::size_t bytes) {
+// Memory for a large buffer about to be filled, on transparent huge pages where the system
+// offers them. Loading an index touches every page of a buffer of tens to hundreds of
+// megabytes once: with 4 KiB pages the page faults can cost more than reading the file (2.3 s
+// against 0.1 s for 200 MB on a virtual machine measured while writing bench_knowledge).
+// Aligned and sized to whole huge pages: the small-page ends of an unaligned buffer alone took
+// 12 ms to read into against 4 ms for all of a 10,000-document index (17 MB) aligned, on the
+// 2-core virtual machine of bench_footprint. Freed with free() (hnswlib frees and reallocs it).
+char* allocate_for_huge_pages(std::size_t bytes) {
 #ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t huge = 2u << 20;
-  auto start = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
-  auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(huge - 1);
-  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
+  constexpr std::size_t huge = 2u << 20;
+  if (bytes >= huge) {
+    const std::size_t rounded = (bytes + huge - 1) & ~(huge - 1);
+    void* data = nullptr;
+    if (::posix_memalign(&data, huge, rounded) != 0) return nullptr;
+    ::madvise(data, rounded, MADV_HUGEPAGE);  // a hint only: ignored where unsupported
+    return static_cast<char*>(data);
+  }
 #endif
+  return static_cast<char*>(std::malloc(bytes));
 }
 
 void sync_directory_of(const std::string& path) {
@@ -251,6 +261,22 @@ struct HnswIndex::State {
   DotSpace space;  // must outlive graph, which points into it
   std::unique_ptr<Graph> graph;
   Label max_label = 0;
+  // False after load(): hnswlib's label_lookup_ is filled by map_labels() when first needed
+  // (searches never need it; adds, deletions and contains() do).
+  bool labels_mapped = true;
+
+  // Exclusive lock held.
+  void map_labels() {
+    if (labels_mapped) return;
+    Graph& g = *graph;
+    g.label_lookup_.reserve(g.cur_element_count);
+    for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+      Label label = g.getExternalLabel(static_cast<hnswlib::tableint>(i));
+      g.label_lookup_[label] = static_cast<hnswlib::tableint>(i);
+      max_label = std::max(max_label, label);
+    }
+    labels_mapped = true;
+  }
 };
 
 namespace {
@@ -314,9 +340,25 @@ void HnswIndex::grow_for(std::size_t extra) {
   }
 }
 
+// hnswlib takes these locks, and looks labels up, only while adding: a loaded index has
+// neither until its first add.
+void HnswIndex::make_add_locks() {
+  Graph& g = *state_->graph;
+  try {
+    state_->map_labels();
+    if (g.link_list_locks_.size() != g.max_elements_)
+      std::vector<std::mutex>(g.max_elements_).swap(g.link_list_locks_);
+    if (g.link_list_update_locks_.size() != Graph::max_update_element_locks)
+      std::vector<std::mutex>(Graph::max_update_element_locks).swap(g.link_list_update_locks_);
+  } catch (...) {
+    rethrow_as_keel_error("adding vectors");
+  }
+}
+
 void HnswIndex::add(Label label, const float* vector) {
   std::unique_lock lock(mutex_);
   grow_for(1);
+  make_add_locks();
   try {
     state_->graph->addPoint(vector, label);
   } catch (...) {
@@ -330,6 +372,7 @@ void HnswIndex::add_batch(std::size_t n, const Label* labels, const float* vecto
   if (n == 0) return;
   std::unique_lock lock(mutex_);
   grow_for(n);
+  make_add_locks();
   Graph& g = *state_->graph;
   for (std::size_t i = 0; i < n; ++i)
     state_->max_label = std::max(state_->max_label, labels[i]);
@@ -400,6 +443,11 @@ std::vector<std::pair<HnswIndex::Label, float>> HnswIndex::search(const float* q
 
 bool HnswIndex::mark_deleted(Label label) {
   std::unique_lock lock(mutex_);
+  try {
+    state_->map_labels();
+  } catch (...) {
+    rethrow_as_keel_error("deleting a vector");
+  }
   Graph& g = *state_->graph;
   auto it = g.label_lookup_.find(label);
   if (it == g.label_lookup_.end() || g.isMarkedDeleted(it->second)) return false;
@@ -408,10 +456,22 @@ bool HnswIndex::mark_deleted(Label label) {
 }
 
 bool HnswIndex::contains(Label label) const {
-  std::shared_lock lock(mutex_);
-  const Graph& g = *state_->graph;
-  auto it = g.label_lookup_.find(label);
-  return it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second);
+  auto look_up = [&] {
+    const Graph& g = *state_->graph;
+    auto it = g.label_lookup_.find(label);
+    return it != g.label_lookup_.end() && !g.isMarkedDeleted(it->second);
+  };
+  {
+    std::shared_lock lock(mutex_);
+    if (state_->labels_mapped) return look_up();
+  }
+  std::unique_lock lock(mutex_);
+  try {
+    state_->map_labels();
+  } catch (...) {
+    rethrow_as_keel_error("looking a label up");
+  }
+  return look_up();
 }
 
 std::size_t HnswIndex::size() const {
@@ -513,7 +573,7 @@ void HnswIndex::save(const std::string& path, FileInfo info) const {
 
 std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t dimension,
                                          std::uint64_t owner, FileInfo* info,
-                                         std::string* rejection) {
+                                         std::string* rejection, const std::atomic<bool>* stop) {
   auto reject = [&](const std::string& why) -> std::optional<HnswIndex> {
     if (rejection) *rejection = why;
     return std::nullopt;
@@ -565,18 +625,43 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     struct Free {
       void operator()(char* p) const { std::free(p); }
     };
-    std::unique_ptr<char, Free> level0(static_cast<char*>(std::malloc(capacity * gh.size_data_per_element)));
+    std::unique_ptr<char, Free> level0(
+        allocate_for_huge_pages(capacity * gh.size_data_per_element));
     if (!level0) return reject("out of memory");
-    advise_huge_pages(level0.get(), capacity * gh.size_data_per_element);
-    if (!in.read(level0.get(), level0_bytes, &sum)) return reject("truncated");
+    auto stopped = [&] { return stop && stop->load(std::memory_order_relaxed); };
+    // Level 0 in pieces of whole elements, each checked while it is still in cache: every list
+    // count and neighbour id in range.
+    const std::uint64_t per_piece =
+        std::max<std::uint64_t>(1, (1u << 20) / gh.size_data_per_element);
+    std::uint64_t deleted = 0;
+    for (std::uint64_t first = 0; first < n; first += per_piece) {
+      const std::uint64_t count = std::min(per_piece, n - first);
+      char* piece = level0.get() + first * gh.size_data_per_element;
+      if (!in.read(piece, count * gh.size_data_per_element, &sum, stop))
+        return reject(stopped() ? "stopped" : "truncated");
+      for (std::uint64_t i = 0; i < count; ++i) {
+        const char* list = piece + i * gh.size_data_per_element;
+        const std::uint16_t size = list_count(list);
+        if (size > gh.max_m0) return reject("corrupt neighbour list");
+        hnswlib::tableint largest = 0;  // one test per list, not one branch per id
+        for (std::uint16_t j = 0; j < size; ++j) {
+          hnswlib::tableint id;
+          std::memcpy(&id, list + 4 + 4 * j, sizeof id);
+          largest = std::max(largest, id);
+        }
+        if (size > 0 && largest >= n) return reject("corrupt neighbour list");
+        if (static_cast<unsigned char>(list[2]) & Graph::DELETE_MARK) ++deleted;
+      }
+    }
     std::vector<char> tail(header.payload_bytes - sizeof gh - level0_bytes);
-    if (!in.read(tail.data(), tail.size(), &sum)) return reject("truncated");
+    if (!in.read(tail.data(), tail.size(), &sum, stop))
+      return reject(stopped() ? "stopped" : "truncated");
     if (sum.value() != header.payload_checksum) return reject("checksum mismatch");
 
-    // Structure: every list count and neighbour id in range, every upper-level neighbour
-    // present on that level, the entry point on the top level.
-    std::vector<int> levels(n, 0);
-    std::vector<std::uint64_t> offsets(n, 0);
+    // The upper levels: every list count and neighbour id in range, every neighbour present
+    // on that level, the entry point on the top level. `levels` becomes hnswlib's
+    // element_levels_ (one entry per slot of capacity).
+    std::vector<int> levels(capacity, 0);
     std::uint64_t at = 0;
     for (std::uint64_t i = 0; i < n; ++i) {
       std::uint32_t bytes;
@@ -588,24 +673,25 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
         return reject("corrupt link lists");
       }
       levels[i] = static_cast<int>(bytes / links_upper);
-      offsets[i] = at;
       at += bytes;
     }
     if (at != tail.size()) return reject("trailing bytes");
     if (n > 0 && levels[gh.entry_point] != gh.max_level) return reject("inconsistent entry point");
-    std::uint64_t deleted = 0;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const char* list = level0.get() + i * gh.size_data_per_element;
-      std::uint16_t count = list_count(list);
-      if (count > gh.max_m0) return reject("corrupt neighbour list");
-      for (std::uint16_t j = 0; j < count; ++j) {
-        hnswlib::tableint id;
-        std::memcpy(&id, list + 4 + 4 * j, sizeof id);
-        if (id >= n) return reject("corrupt neighbour list");
+    // Element after element, where each one's upper-level lists are in `tail`.
+    struct UpperLists {
+      const char* at;
+      std::uint64_t bytes_per_level;
+      const char* next(int level_count) {
+        const char* lists = at + sizeof(std::uint32_t);
+        at = lists + static_cast<std::uint64_t>(level_count) * bytes_per_level;
+        return lists;
       }
-      if (static_cast<unsigned char>(list[2]) & Graph::DELETE_MARK) ++deleted;
+    };
+    UpperLists walk{tail.data(), links_upper};
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const char* lists = walk.next(levels[i]);
       for (int l = 1; l <= levels[i]; ++l) {
-        const char* upper = tail.data() + offsets[i] + static_cast<std::uint64_t>(l - 1) * links_upper;
+        const char* upper = lists + static_cast<std::uint64_t>(l - 1) * links_upper;
         std::uint16_t c = list_count(upper);
         if (c > gh.max_m) return reject("corrupt neighbour list");
         for (std::uint16_t j = 0; j < c; ++j) {
@@ -631,8 +717,9 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
 
     g.linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
     if (!g.linkLists_) return reject("out of memory");
-    g.element_levels_ = std::vector<int>(capacity, 0);
+    walk = UpperLists{tail.data(), links_upper};
     for (std::uint64_t i = 0; i < n; ++i) {
+      const char* lists = walk.next(levels[i]);
       if (levels[i] == 0) continue;
       std::size_t bytes = static_cast<std::size_t>(levels[i]) * links_upper;
       g.linkLists_[i] = static_cast<char*>(std::malloc(bytes));
@@ -641,9 +728,9 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
           std::free(g.linkLists_[j]);
         return reject("out of memory");
       }
-      std::memcpy(g.linkLists_[i], tail.data() + offsets[i], bytes);
-      g.element_levels_[i] = levels[i];
+      std::memcpy(g.linkLists_[i], lists, bytes);
     }
+    g.element_levels_ = std::move(levels);
     g.offsetLevel0_ = 0;
     g.max_elements_ = capacity;
     g.size_data_per_element_ = gh.size_data_per_element;
@@ -663,22 +750,17 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     g.data_size_ = state->space.get_data_size();
     g.fstdistfunc_ = state->space.get_dist_func();
     g.dist_func_param_ = state->space.get_dist_func_param();
-    std::vector<std::mutex>(capacity).swap(g.link_list_locks_);
-    std::vector<std::mutex>(Graph::max_update_element_locks).swap(g.link_list_update_locks_);
+    // (link_list_locks_ and link_list_update_locks_ stay empty: see make_add_locks)
     g.visited_list_pool_ = new hnswlib::VisitedListPool(1, static_cast<int>(capacity));
     g.level_generator_.seed(100 + n);
     g.update_probability_generator_.seed(101 + n);
-    g.label_lookup_.reserve(n);
     g.data_level0_memory_ = level0.release();
     g.cur_element_count = n;
-    Label max_label = 0;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      Label label = g.getExternalLabel(static_cast<hnswlib::tableint>(i));
-      g.label_lookup_[label] = static_cast<hnswlib::tableint>(i);
-      max_label = std::max(max_label, label);
-    }
     g.num_deleted_ = deleted;
-    state->max_label = std::max<Label>(max_label, header.max_label);
+    // The label map waits for the first call that needs it (see map_labels); the header's
+    // largest label, covered by the checksum, stands in for it until then.
+    state->labels_mapped = false;
+    state->max_label = header.max_label;
     if (info) {
       info->owner = header.owner;
       info->generation = header.generation;

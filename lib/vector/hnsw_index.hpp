@@ -12,11 +12,14 @@
 // - files with a verified header (magic, version, dimension, owner, generation, count, payload
 //   checksum) that are checked completely — sizes, offsets, every neighbour id and level —
 //   before any byte reaches hnswlib, so a truncated, stale or garbage file is rejected, never
-//   a crash.
+//   a crash;
+// - a cheap load: the file is read once, hashed while each piece is still in cache, and
+//   hnswlib's locks for adding (3 MB of mutexes no search touches) are made on the first add.
 //
 // hnswlib is included by hnsw_index.cpp alone (its header defines non-inline functions).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -87,16 +90,19 @@ class HnswIndex {
   void save(const std::string& path, FileInfo info) const;
   /// Reads a file written by save(). nullopt — with the reason in `*rejection` — when the file
   /// is missing, truncated, corrupt, of another dimension or another owner. `info` receives
-  /// the header of an accepted file. Never throws for bad file contents.
+  /// the header of an accepted file. Never throws for bad file contents. `stop`, when given
+  /// and set while the file is read, abandons the load (nullopt, "stopped").
   static std::optional<HnswIndex> load(const std::string& path, std::size_t dimension,
                                        std::uint64_t owner, FileInfo* info = nullptr,
-                                       std::string* rejection = nullptr);
+                                       std::string* rejection = nullptr,
+                                       const std::atomic<bool>* stop = nullptr);
 
   struct State;  // defined in hnsw_index.cpp
 
  private:
   explicit HnswIndex(std::size_t dimension, std::unique_ptr<State> state);
   void grow_for(std::size_t extra);  // exclusive lock held
+  void make_add_locks();             // exclusive lock held
 
   std::size_t dimension_;
   mutable std::shared_mutex mutex_;

@@ -300,14 +300,20 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
   }
   std::printf("  index file load alone (HnswIndex::load): median %.1f ms\n",
               percentile(load_ms, 50));
-  std::vector<double> open_ms;
+  // open() returns once SQLite is open; the index loads on a thread of its own, and stats()
+  // (like a vector search) waits for it.
+  std::vector<double> open_ms, loaded_ms;
   for (int i = 0; i < 5; ++i) {
     auto start = Clock::now();
     auto kb = KnowledgeBase::open(path, options);
     open_ms.push_back(micros(Clock::now() - start) / 1000);
-    if (i == 0) std::printf("  open: index %s\n", kb.stats()["index"].get<std::string>().c_str());
+    auto state = kb.stats()["index"].get<std::string>();
+    loaded_ms.push_back(micros(Clock::now() - start) / 1000);
+    if (i == 0) std::printf("  open: index %s\n", state.c_str());
   }
-  std::printf("  open with a current index file: median %.1f ms\n", percentile(open_ms, 50));
+  std::printf(
+      "  open with a current index file: returns in median %.1f ms, index loaded at %.1f ms\n",
+      percentile(open_ms, 50), percentile(loaded_ms, 50));
 
   auto kb = KnowledgeBase::open(path, options);
   if (kb.count() != n) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,15 +176,32 @@ TEST_CASE("an index file newer than the database (a restored backup) is rebuilt"
     CHECK(std::stoi(hit.id.substr(1)) < 10);
 }
 
-TEST_CASE("the open event reports how the index was obtained") {
+TEST_CASE("the open event comes as open returns, the index event says how the index was obtained") {
   TempDir dir;
   std::string path = dir.file("kb.db");
-  KnowledgeBase::open(path, small_options()).close();
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    add_range(kb, 0, 5);
+  }
   auto options = small_options();
+  std::mutex mutex;  // the index event comes from the loader's thread
   std::vector<Json> events;
-  options.events = [&](const Json& event) { events.push_back(event); };
+  options.events = [&](const Json& event) {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+  };
   auto kb = KnowledgeBase::open(path, options);
-  REQUIRE_FALSE(events.empty());
-  CHECK(events[0]["type"] == "kb.open");
-  CHECK(events[0]["index"] == "loaded");
+  {
+    std::lock_guard lock(mutex);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events[0]["type"] == "kb.open");
+    CHECK(events[0]["index"] == "loading");
+  }
+  CHECK(index_state(kb) == "loaded");  // waits for the loader
+  kb.close();                          // and the loader's last words
+  std::lock_guard lock(mutex);
+  REQUIRE(events.size() == 2);
+  CHECK(events[1]["type"] == "kb.index");
+  CHECK(events[1]["index"] == "loaded");
+  CHECK(events[1]["duration_us"].get<std::int64_t>() >= 0);
 }

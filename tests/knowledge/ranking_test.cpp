@@ -46,9 +46,12 @@ void check_scores_match(Connection& db, const std::string& match) {
 std::vector<std::string> queries() {
   auto words = text_of(20);
   auto second_space = words.find(' ', words.find(' ') + 1);
-  return {"\"river\"", "\"stone\" OR \"falcon\" OR \"tide\"",
+  return {"\"river\"",
+          "\"stone\" OR \"falcon\" OR \"tide\"",
           "\"" + words.substr(0, second_space) + "\"",  // a phrase of two words
-          "\"orch\" *", "\"ember\" AND \"copper\""};
+          "\"orch\" *",
+          "\"ember\" AND \"copper\"",
+          "\"for\" OR \"stone\" OR \"a\" OR \"tide\""};  // with words no row has
 }
 
 }  // namespace

@@ -381,8 +381,10 @@ class KnowledgeBase(_native.NativeHandle):
     "full"), ``compaction``, ``read_connections``, ``index_threads``. A bad option is an
     InvalidConfigError naming it; a path that cannot be opened a KeelIOError naming the path.
 
-    Safe to share between threads. Use as a context manager or call close(), which saves the
-    index file so the next open does not rebuild it.
+    Opening returns once SQLite is open: the vector index loads in the background, and
+    vector and hybrid searches, stats() and writes wait for it (keyword searches, get and
+    count do not). Safe to share between threads. Use as a context manager or call close(),
+    which saves the index file so the next open does not rebuild it.
     """
 
     def __init__(self, path: PathLike = ":memory:", *, dimension: Optional[int] = None,
@@ -639,9 +641,9 @@ class KnowledgeBase(_native.NativeHandle):
         _native.call(lib.keel_kb_compact, self._live())
 
     def on_event(self, callback: Optional[Callable[[Dict[str, Any]], None]]) -> None:
-        """Calls ``callback(event_dict)`` with "kb.upsert", "kb.delete", "kb.search" and
-        "kb.compact" events (from whichever thread did the work); None removes it. An exception
-        in the callback is ignored."""
+        """Calls ``callback(event_dict)`` with "kb.index" (the vector index loaded after
+        opening), "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events (from whichever
+        thread did the work); None removes it. An exception in the callback is ignored."""
         self._set_event_callback(lib.keel_kb_set_event_callback, callback)
 
     def __repr__(self) -> str:

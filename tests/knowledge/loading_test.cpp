@@ -1,0 +1,336 @@
+// Opening is cheap: a file base's vector index (and the token counts keyword ranking uses) is
+// loaded by a thread of its own. What needs the index waits for it and answers as if open()
+// had loaded it; what does not need it goes ahead; a damaged file is still never used.
+//
+// Some tests hold the loader back by putting a FIFO where the index file goes: the loader's
+// open() of it blocks until the test opens the other end (then it reads nothing: a truncated
+// file, rebuilt from SQLite).
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "kb_test_support.hpp"
+#include "knowledge/sqlite.hpp"
+
+using namespace keel;
+using namespace keel::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string id_of(int i) {
+  return "d" + std::to_string(i);
+}
+
+// A closed base of documents d<from>..d<to-1>, each with the word "token<i>" and the word
+// "shared", and a vector of its own.
+void build_base(const std::string& path, int from, int to) {
+  auto kb = KnowledgeBase::open(path, small_options());
+  std::vector<Document> batch;
+  for (int i = from; i < to; ++i) {
+    batch.push_back(make_document(id_of(i), "token" + std::to_string(i) + " shared", {{"i", i}},
+                                  random_vector(16, static_cast<std::uint64_t>(i))));
+  }
+  kb.upsert(batch);
+  kb.close();
+}
+
+std::string nearest(const KnowledgeBase& kb, int i) {
+  SearchQuery query;
+  query.vector = random_vector(16, static_cast<std::uint64_t>(i));
+  query.use_keyword = false;
+  query.k = 1;
+  auto hits = kb.search(query).hits;
+  return hits.empty() ? "" : hits[0].id;
+}
+
+std::vector<std::string> keyword_hits(const KnowledgeBase& kb, const std::string& text) {
+  SearchQuery query;
+  query.text = text;
+  query.use_vector = false;
+  return hit_ids(kb.search(query));
+}
+
+// A FIFO in place of the index file: the loader's open() of it waits until release() (an
+// empty file then: "truncated header", rebuilt from SQLite).
+class HeldIndexFile {
+ public:
+  explicit HeldIndexFile(std::string path) : path_(std::move(path)) {
+    std::filesystem::remove(path_);
+    if (::mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+  }
+  ~HeldIndexFile() {
+    if (fd_ >= 0) ::close(fd_);
+    std::filesystem::remove(path_);
+  }
+  HeldIndexFile(const HeldIndexFile&) = delete;
+  HeldIndexFile& operator=(const HeldIndexFile&) = delete;
+  // Opens both ends (which never blocks) and keeps them open: the loader's open() goes
+  // through whether it is waiting already or comes later.
+  void release() {
+    if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDWR | O_NONBLOCK);
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Declared after the base: releases the loader before the base's destructor waits for it,
+// should a check fail first.
+struct ReleaseAtEnd {
+  HeldIndexFile& held;
+  ~ReleaseAtEnd() { held.release(); }
+};
+
+}  // namespace
+
+TEST_CASE("searches right after open answer as after the load: vector, keyword and hybrid") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 300);
+  auto kb = KnowledgeBase::open(path, small_options());
+  // No waiting here: the loader may still be at work.
+  for (int i = 0; i < 300; i += 7) {
+    CHECK(nearest(kb, i) == id_of(i));
+    CHECK(keyword_hits(kb, "token" + std::to_string(i)) == std::vector<std::string>{id_of(i)});
+  }
+  SearchQuery hybrid;
+  hybrid.text = "token42 shared";
+  hybrid.vector = random_vector(16, 42);
+  auto first = kb.search(hybrid);
+  REQUIRE_FALSE(first.hits.empty());
+  CHECK(first.hits[0].id == "d42");
+  CHECK(first.hits[0].keyword.has_value());
+  CHECK(first.hits[0].vector.has_value());
+  CHECK(kb.stats()["index"] == "loaded");
+  CHECK(hit_ids(kb.search(hybrid)) == hit_ids(first));
+}
+
+TEST_CASE(
+    "a keyword search goes ahead while the vector index loads, a vector search waits for it") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 50);
+  HeldIndexFile held(path + ".hnsw");
+  auto kb = KnowledgeBase::open(path, small_options());
+  auto keyword = std::async(std::launch::async, [&] { return keyword_hits(kb, "token7"); });
+  ReleaseAtEnd release_at_end{held};  // (after the future, whose destructor waits for it)
+  REQUIRE(keyword.wait_for(30s) == std::future_status::ready);
+  CHECK(keyword.get() == std::vector<std::string>{"d7"});
+  CHECK(kb.count() == 50);
+  CHECK(kb.get("d7").has_value());
+
+  auto vector = std::async(std::launch::async, [&] { return nearest(kb, 7); });
+  CHECK(vector.wait_for(100ms) == std::future_status::timeout);  // the loader is held
+  held.release();  // an empty index file: rebuilt from SQLite
+  REQUIRE(vector.wait_for(30s) == std::future_status::ready);
+  CHECK(vector.get() == "d7");
+  auto stats = kb.stats();
+  CHECK(stats["index"] == "rebuilt");
+  CHECK(stats["index_reason"] == "truncated header");
+}
+
+TEST_CASE("writes right after open wait for the loader and reach the index and its file") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 100);
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    kb.upsert(make_document("new", "fresh words", {}, random_vector(16, 500)));
+    kb.remove("d3");
+    SearchQuery query;
+    query.vector = random_vector(16, 500);
+    query.use_keyword = false;
+    query.k = 1;
+    CHECK(hit_ids(kb.search(query)) == std::vector<std::string>{"new"});
+    query.vector = random_vector(16, 3);
+    query.k = 100;
+    for (const auto& id : hit_ids(kb.search(query)))
+      CHECK(id != "d3");
+    auto stats = kb.stats();
+    CHECK(stats["index"] == "loaded");
+    CHECK(stats["index_elements"] == 101);
+    CHECK(stats["deleted_in_index"] == 1);
+  }
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK(kb.stats()["index"] == "loaded");  // the file saved at close has both changes
+  CHECK(nearest(kb, 500) == "new");
+  CHECK(kb.stats()["deleted_in_index"] == 1);
+}
+
+TEST_CASE("a damaged index file is still caught: the first search answers from a rebuild") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 200);
+  // The graph's header, a neighbour list, a vector in the middle, the last link list: caught
+  // by the checks of the structure or by the checksum.
+  for (int where = 0; where < 4; ++where) {
+    const auto size = std::filesystem::file_size(path + ".hnsw");
+    const std::uintmax_t at = std::array<std::uintmax_t, 4>{100, 190, size / 2, size - 3}[where];
+    CAPTURE(at);
+    {
+      std::fstream file(path + ".hnsw", std::ios::in | std::ios::out | std::ios::binary);
+      file.seekg(static_cast<std::streamoff>(at));
+      char byte = 0;
+      file.get(byte);
+      file.seekp(static_cast<std::streamoff>(at));
+      file.put(static_cast<char>(byte ^ 0x10));
+    }
+    {
+      auto kb = KnowledgeBase::open(path, small_options());
+      for (int i = 0; i < 200; i += 9)
+        CHECK(nearest(kb, i) == id_of(i));
+      auto stats = kb.stats();
+      CHECK(stats["index"] == "rebuilt");
+      CHECK_FALSE(stats["index_reason"].get<std::string>().empty());
+    }
+    // Closing saved the rebuilt index: the next open loads it.
+    auto kb = KnowledgeBase::open(path, small_options());
+    CHECK(kb.stats()["index"] == "loaded");
+  }
+}
+
+TEST_CASE("closing while the loader works gives the load up and loses nothing") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 80);
+  SUBCASE("close()") {
+    HeldIndexFile held(path + ".hnsw");
+    auto kb = KnowledgeBase::open(path, small_options());
+    ReleaseAtEnd release_at_end{held};
+    auto closing = std::async(std::launch::async, [&] { kb.close(); });
+    // close() waits for the loader, which is held: release it once close() has asked it to
+    // stop (it then gives up instead of rebuilding).
+    std::this_thread::sleep_for(50ms);
+    held.release();
+    REQUIRE(closing.wait_for(30s) == std::future_status::ready);
+    closing.get();
+    CHECK_THROWS_AS(kb.count(), Error);
+    CHECK_THROWS_AS(nearest(kb, 1), Error);
+  }
+  SUBCASE("the destructor") {
+    HeldIndexFile held(path + ".hnsw");
+    auto kb = std::make_unique<KnowledgeBase>(KnowledgeBase::open(path, small_options()));
+    ReleaseAtEnd release_at_end{held};
+    auto destroying = std::async(std::launch::async, [&] { kb.reset(); });
+    std::this_thread::sleep_for(50ms);
+    held.release();
+    REQUIRE(destroying.wait_for(30s) == std::future_status::ready);
+  }
+  SUBCASE("a search waiting for the index when close() comes") {
+    HeldIndexFile held(path + ".hnsw");
+    auto kb = KnowledgeBase::open(path, small_options());
+    ReleaseAtEnd release_at_end{held};
+    auto searching = std::async(std::launch::async, [&] { return nearest(kb, 1); });
+    CHECK(searching.wait_for(50ms) == std::future_status::timeout);
+    auto closing = std::async(std::launch::async, [&] { kb.close(); });
+    std::this_thread::sleep_for(50ms);
+    held.release();
+    REQUIRE(closing.wait_for(30s) == std::future_status::ready);
+    REQUIRE(searching.wait_for(30s) == std::future_status::ready);
+    try {
+      (void)searching.get();  // closed before the index came
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::invalid_argument);
+      CHECK(std::string(e.what()).find("closed") != std::string::npos);
+    }
+  }
+  SUBCASE("close() at once while the index is rebuilt") {
+    std::filesystem::remove(path + ".hnsw");
+    auto kb = KnowledgeBase::open(path, small_options());
+    kb.close();
+  }
+  // Nothing was lost, and nothing half-made was saved: the next open makes the index anew.
+  std::filesystem::remove(path + ".hnsw");
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK(kb.count() == 80);
+  for (int i = 0; i < 80; i += 5)
+    CHECK(nearest(kb, i) == id_of(i));
+  CHECK(kb.stats()["index"] == "rebuilt");
+}
+
+TEST_CASE("the index event says how long the load took and how the index was obtained") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 20);
+  std::filesystem::remove(path + ".hnsw");
+  auto options = small_options();
+  std::mutex mutex;
+  std::vector<Json> events;
+  options.events = [&](const Json& event) {
+    std::lock_guard lock(mutex);
+    if (event["type"] == "kb.index") events.push_back(event);
+  };
+  auto kb = KnowledgeBase::open(path, options);
+  (void)kb.stats();
+  kb.close();
+  std::lock_guard lock(mutex);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["index"] == "rebuilt");
+  CHECK(events[0]["index_reason"] == "missing");
+  CHECK(events[0]["path"] == path);
+}
+
+TEST_CASE("the index event's sink may close the base from the loader's thread") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 20);
+  HeldIndexFile held(path + ".hnsw");
+  std::atomic<KnowledgeBase*> base{nullptr};
+  std::promise<void> closed;
+  auto options = small_options();
+  options.events = [&](const Json& event) {
+    if (event["type"] != "kb.index") return;
+    if (auto* kb = base.load()) kb->close();  // waits for nothing on this thread
+    closed.set_value();
+  };
+  auto kb = KnowledgeBase::open(path, options);
+  base = &kb;
+  ReleaseAtEnd release_at_end{held};
+  held.release();
+  REQUIRE(closed.get_future().wait_for(30s) == std::future_status::ready);
+  CHECK_THROWS_AS(kb.count(), Error);
+}
+
+TEST_CASE("a load that fails is reported by what needs the index, and compact() recovers") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 30);
+  std::filesystem::remove(path + ".hnsw");  // the loader must rebuild from the vectors table...
+  {
+    knowledge::Connection raw(path, false);  // ...which is not there
+    raw.exec("ALTER TABLE vectors RENAME TO vectors_away");
+  }
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK_THROWS_WITH_AS(nearest(kb, 3), doctest::Contains("vectors"), Error);
+  CHECK_THROWS_WITH_AS(kb.stats(), doctest::Contains("vectors"), Error);
+  CHECK_THROWS_AS(kb.upsert(make_document("new", "fresh", {}, random_vector(16, 99))), Error);
+  CHECK(kb.count() == 30);  // nothing was written
+  CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
+  kb.add_edge({"d1", "d2", "cites", 1.0, Json::object()});  // the graph does not need it
+
+  {
+    knowledge::Connection raw(path, false);
+    raw.exec("ALTER TABLE vectors_away RENAME TO vectors");
+  }
+  kb.compact();
+  CHECK(nearest(kb, 3) == "d3");
+  auto stats = kb.stats();
+  CHECK(stats["index"] == "rebuilt");
+  CHECK(stats["index_reason"].get<std::string>().find("failed") != std::string::npos);
+  kb.upsert(make_document("new", "fresh", {}, random_vector(16, 99)));
+  CHECK(nearest(kb, 99) == "new");
+}
