@@ -98,15 +98,8 @@ int main(int argc, char** argv) {
           std::cerr << "keel_compile_catalogue: " << name << ": rule " << e.id << ": unknown view " << e.view << "\n";
           return 1;
         }
-        for (auto [begin, end] : keel::firewall::alternatives(e.pattern)) {
-          PrefilterUnit unit;
-          unit.rule = static_cast<std::uint32_t>(entries.size());
-          unit.begin = static_cast<std::uint32_t>(begin);
-          unit.end = static_cast<std::uint32_t>(end);
-          unit.group = static_cast<std::uint8_t>(group);
-          unit.requirement = keel::firewall::required_atoms(std::string_view(e.pattern).substr(begin, end - begin));
-          units.push_back(std::move(unit));
-        }
+        keel::firewall::add_units(static_cast<std::uint32_t>(entries.size()), e.pattern,
+                                  static_cast<std::uint8_t>(group), units);
         entries.push_back(std::move(e));
       }
     } catch (const std::exception& error) {

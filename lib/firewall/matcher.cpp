@@ -35,8 +35,12 @@ constexpr std::size_t rules_per_set = 256;
 constexpr std::int64_t max_set_memory = 64 << 20;
 constexpr std::int64_t rule_memory = 1 << 20;
 
-RE2::Options rule_options() {
+// A rule alone needs far less than RE2's default 8 MiB budget (the largest program in the
+// catalogue is ~55 KB); the budget bounds its DFA cache, which otherwise grows with every new
+// text it sees. The sets get max_set_memory.
+RE2::Options rule_options(std::int64_t max_mem = rule_memory) {
   RE2::Options options;
+  options.set_max_mem(max_mem);
   options.set_encoding(RE2::Options::EncodingUTF8);
   options.set_log_errors(false);
   options.set_case_sensitive(true);
@@ -47,15 +51,7 @@ RE2::Options rule_options() {
 std::vector<PrefilterUnit> units_of(const std::vector<Rule>& rules) {
   std::vector<PrefilterUnit> units;
   for (std::size_t r = 0; r < rules.size(); ++r) {
-    for (auto [begin, end] : alternatives(rules[r].pattern)) {
-      PrefilterUnit unit;
-      unit.rule = static_cast<std::uint32_t>(r);
-      unit.begin = static_cast<std::uint32_t>(begin);
-      unit.end = static_cast<std::uint32_t>(end);
-      unit.group = static_cast<std::uint8_t>(rules[r].view);
-      unit.requirement = required_atoms(std::string_view(rules[r].pattern).substr(begin, end - begin));
-      units.push_back(std::move(unit));
-    }
+    add_units(static_cast<std::uint32_t>(r), rules[r].pattern, static_cast<std::uint8_t>(rules[r].view), units);
   }
   return units;
 }
@@ -133,9 +129,7 @@ const RE2& Matcher::compiled(std::size_t index) const {
     if (unit != no_unit) {
       re = &compiled_unit(unit);  // the rule has one alternative: the same pattern
     } else {
-      RE2::Options options = rule_options();
-      options.set_max_mem(rule_memory);
-      compiled_[index] = std::make_unique<RE2>(rules_[index].pattern, options);
+      compiled_[index] = std::make_unique<RE2>(rules_[index].pattern, rule_options());
       re = compiled_[index].get();
     }
     value_group_[index] = re->NumberOfCapturingGroups() >= 1 ? 1 : 0;
@@ -149,12 +143,7 @@ const RE2& Matcher::compiled_unit(std::uint32_t unit) const {
     const auto& t = prefilter_.tables();
     std::string_view pattern = rules_[t.unit_rule[unit]].pattern;
     pattern = pattern.substr(t.unit_begin[unit], t.unit_end[unit] - t.unit_begin[unit]);
-    // A rule alone needs far less than RE2's default 8 MiB budget (the largest program in the
-    // catalogue is ~55 KB); the budget bounds its DFA cache, which otherwise grows with every
-    // new text it sees.
-    RE2::Options options = rule_options();
-    options.set_max_mem(rule_memory);
-    unit_compiled_[unit] = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+    unit_compiled_[unit] = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), rule_options());
   });
   return *unit_compiled_[unit];
 }
@@ -162,8 +151,7 @@ const RE2& Matcher::compiled_unit(std::uint32_t unit) const {
 const Matcher::AllSets* Matcher::sets() const {
   std::call_once(sets_once_, [&] {
     auto views = std::make_unique<AllSets>();
-    RE2::Options options = rule_options();
-    options.set_max_mem(max_set_memory);
+    const RE2::Options options = rule_options(max_set_memory);
     std::vector<RE2::Set*> all;
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       ViewSets& view = (*views)[static_cast<int>(rules_[i].view)];

@@ -627,6 +627,18 @@ std::vector<std::pair<std::size_t, std::size_t>> alternatives(std::string_view p
   return out;
 }
 
+void add_units(std::uint32_t rule, std::string_view pattern, std::uint8_t group, std::vector<PrefilterUnit>& out) {
+  for (auto [begin, end] : alternatives(pattern)) {
+    PrefilterUnit unit;
+    unit.rule = rule;
+    unit.begin = static_cast<std::uint32_t>(begin);
+    unit.end = static_cast<std::uint32_t>(end);
+    unit.group = group;
+    unit.requirement = required_atoms(pattern.substr(begin, end - begin));
+    out.push_back(std::move(unit));
+  }
+}
+
 AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(256, 0) {
   // Byte classes: each ASCII byte used by an atom gets its own (upper-case letters share the
   // lower-case letter's), digits share one, bytes of non-ASCII characters share eight, and every

@@ -106,6 +106,9 @@ struct PrefilterUnit {
   Requirement requirement;
 };
 
+/// Appends the units of rule `rule` (its top-level alternatives, each with its requirement).
+void add_units(std::uint32_t rule, std::string_view pattern, std::uint8_t group, std::vector<PrefilterUnit>& out);
+
 /// A prefilter's arrays, as built or compiled into the library.
 struct PrefilterTables {
   std::uint32_t units = 0;
