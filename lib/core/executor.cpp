@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/executor_impl.hpp"
+#include "core/thread_name.hpp"
 #include "keel/error.hpp"
 
 namespace keel {
@@ -339,6 +340,7 @@ Executor::Executor(Options options) : impl_(std::make_unique<Impl>()) {
   impl_->threads.reserve(n);
   for (unsigned i = 0; i < n; ++i) {
     impl_->threads.emplace_back([io = &impl_->io, owner = impl_.get()] {
+      detail::name_this_thread("keel-executor");
       detail::current_executor = owner;
       for (;;) {
         try {
@@ -434,7 +436,10 @@ void Executor::post_blocking(std::function<void()> work, std::function<void()> t
   // Threads woken for earlier work still count as idle until they take it: compare with the
   // queue, or two pieces of work posted back to back would share one thread.
   if (pool->queue.size() > pool->idle && pool->threads.size() < pool->limit) {
-    pool->threads.emplace_back([pool] { detail::BlockingPool::work(pool); });
+    pool->threads.emplace_back([pool] {
+      detail::name_this_thread("keel-blocking");
+      detail::BlockingPool::work(pool);
+    });
   } else {
     pool->wake.notify_one();
   }

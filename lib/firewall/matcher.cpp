@@ -11,6 +11,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/thread_name.hpp"
 #include "firewall/builtin_catalogue.hpp"
 #include "keel/error.hpp"
 
@@ -195,7 +196,10 @@ bool Matcher::compiled_all() const noexcept { return ready_.load(std::memory_ord
 
 void Matcher::compile_sets_in_background() const {
   std::lock_guard lock(background_mutex_);
-  if (!background_.joinable()) background_ = std::thread([this] { (void)sets(); });
+  if (!background_.joinable()) background_ = std::thread([this] {
+      ::keel::detail::name_this_thread("keel-fw-compile");
+      (void)sets();
+    });
 }
 
 void Matcher::candidates(View view, std::string_view text, std::uint8_t direction,

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "core/thread_name.hpp"
 #include "keel/events.hpp"
 #include "knowledge/graph.hpp"
 #include "knowledge/knowledge_base_impl.hpp"
@@ -104,6 +105,7 @@ void KnowledgeBase::Impl::start_loading() {
   };
   try {
     std::thread([this, finished] {
+      ::keel::detail::name_this_thread("keel-kb-load");
       {
         std::lock_guard lock(index_mutex);
         loader_thread = std::this_thread::get_id();
