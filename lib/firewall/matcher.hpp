@@ -57,7 +57,8 @@ class Matcher {
   static constexpr std::uint32_t warm_after = 64;
 
   /// Appends, in rule order, the indices of the rules of `view` that match `text` and apply to
-  /// `direction`.
+  /// `direction`. For the text and keyword views `text` is as normalise() makes them (the
+  /// prefilter counts on their whitespace being collapsed).
   void candidates(View view, std::string_view text, std::uint8_t direction, std::vector<int>& out,
                   Strategy strategy = Strategy::automatic) const;
   /// Appends the validated spans of rule `index` in `text` (at most `limit`).

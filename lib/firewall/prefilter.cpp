@@ -12,9 +12,9 @@ namespace {
 // How large a finite set of strings grows (by alternation and concatenation) before it is
 // turned into a clause, and how many bytes of an atom are kept (a prefix of a required string
 // is required too, and shorter atoms keep the automaton small).
-constexpr std::size_t max_exact_product = 16;
+constexpr std::size_t max_exact_product = 32;
 constexpr std::size_t max_exact_strings = 64;
-constexpr std::size_t max_atom_bytes = 12;
+constexpr std::size_t max_atom_bytes = 10;
 // A clause of more atoms than this holds for too many texts to be worth its automaton states;
 // nesting deeper than this is not analysed (RE2 itself allows 1,000 levels).
 constexpr std::size_t max_clause_atoms = 256;
@@ -49,7 +49,7 @@ std::size_t characters(std::string_view s) {
 
 // Symbols rare enough in prose that even one of them is a useful atom.
 bool has_rare_symbol(std::string_view s) {
-  return s.find_first_of("@#$%^&*_=+{}[]|\\<>`~;") != std::string_view::npos;
+  return s.find_first_of("@#$%^&*_=+{}[]|\\<>`~;:") != std::string_view::npos;
 }
 
 // Words so common in prompts that a clause holding one of them holds for nearly any text (an
@@ -61,15 +61,35 @@ constexpr std::string_view common_words[] = {
     "see", "she", "sie", "that", "the", "them", "then", "there", "they", "this", "und", "une",
     "use", "was", "way", "what", "who", "will", "with", "you", "your"};
 
+// Two-letter words of the catalogue's languages (English, French, Spanish, German, Italian,
+// Portuguese) common enough to be in nearly any text of theirs. Sorted.
+constexpr std::string_view common_short_words[] = {
+    "ab", "ad", "ai", "al", "am", "an", "ao", "as", "at", "au", "be", "by", "ce", "da", "de",
+    "di", "do", "du", "ed", "el", "em", "en", "er", "es", "et", "eu", "go", "ha", "he", "if",
+    "il", "im", "in", "ir", "is", "it", "ja", "je", "la", "le", "lo", "ma", "me", "mi", "my",
+    "na", "ne", "ni", "no", "ob", "of", "oh", "ok", "on", "or", "os", "ou", "sa", "se", "si",
+    "so", "su", "ta", "te", "ti", "to", "tu", "um", "un", "up", "us", "we", "wo", "ya", "yo",
+    "zu"};
+
+bool is_space(char c) { return c == ' '; }  // (atoms spell a line break as a space)
+
 // An atom found in nearly any text ("", " ", "a", "th", "the") would make its clause hold
 // always.
 bool weak(std::string_view s) {
   // A digit (any digit: the scanner folds them) is rare enough in prompts to be worth looking
   // for, and it is all the PII patterns (phone, card, account numbers) have in common.
   if (has_rare_symbol(s) || s.find('0') != std::string_view::npos) return false;
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return characters(s) < 3 || std::binary_search(std::begin(common_words), std::end(common_words), s);
+  const bool bounded = !s.empty() && (is_space(s.front()) || is_space(s.back()));
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  const std::size_t n = characters(s);
+  if (n >= 3) return std::binary_search(std::begin(common_words), std::end(common_words), s);
+  // Two characters inside words are everywhere ("th", "on"), but as a whole word next to a
+  // space ("dm ", "rm ", "-e ") they are rare, unless the word is a common one.
+  if (n == 2 && bounded) {
+    return std::binary_search(std::begin(common_short_words), std::end(common_short_words), s);
+  }
+  return true;
 }
 
 // How selective an atom is likely to be: longer and rarer is better.
@@ -104,8 +124,10 @@ Info as_match(Info info) {
 Info concat(Info a, Info b) {
   if (a.exact && b.exact) {
     std::size_t n = a.strings.size() * b.strings.size();
+    // (A side of one or two strings, a word and a space or a line break after it, multiplies
+    // little.)
     if (n <= max_exact_product ||
-        (n <= max_exact_strings && (a.strings.size() == 1 || b.strings.size() == 1))) {
+        (n <= max_exact_strings && std::min(a.strings.size(), b.strings.size()) <= 2)) {
       Info out;
       out.exact = true;
       for (const auto& x : a.strings) {
@@ -153,7 +175,21 @@ Info alternate(Info a, Info b) {
   return out;
 }
 
-Info repeat(Info a, int min, int max) {  // max < 0: unbounded
+// Whether an exact set is a single space (or line break): in a view whose whitespace is
+// collapsed no two are ever next to each other, so any number of them is at most one.
+bool only_spacing(const Info& a) {
+  if (!a.exact || a.strings.empty()) return false;
+  for (const auto& s : a.strings) {
+    if (s.size() != 1 || !is_space(s[0])) return false;
+  }
+  return true;
+}
+
+Info repeat(Info a, int min, int max, Whitespace whitespace) {  // max < 0: unbounded
+  if (whitespace == Whitespace::collapsed && only_spacing(a) && min <= 1) {
+    if (min == 0) a.strings.insert("");
+    return a;
+  }
   if (min == 0) {
     if (max == 1 && a.exact) {
       a.strings.insert("");
@@ -201,7 +237,7 @@ bool is_alnum(char c) {
 // A recursive-descent reader of RE2's syntax, computing Info as it goes.
 class Analysis {
  public:
-  explicit Analysis(std::string_view pattern) : p_(pattern) {}
+  Analysis(std::string_view pattern, Whitespace whitespace) : p_(pattern), whitespace_(whitespace) {}
 
   Info run() {
     bool fold = false;
@@ -301,7 +337,7 @@ class Analysis {
         break;
       }
       if (!done() && peek() == '?') ++i_;  // non-greedy: the same strings
-      info = repeat(std::move(info), min, max);
+      info = repeat(std::move(info), min, max, whitespace_);
     }
     return info;
   }
@@ -381,12 +417,14 @@ class Analysis {
   }
 
   // One character of the pattern. Digits become '0': the scanner puts every digit in one class,
-  // so an atom's '0' stands for any digit (and "[0-9]" can be a '0' too). With folded case,
+  // so an atom's '0' stands for any digit (and "[0-9]" can be a '0' too); a line break becomes
+  // a space, which shares its class. With folded case,
   // ASCII letters are lowered ('k' and 's' also match the Kelvin sign and the long s, as RE2
   // folds them); other letters could match characters of other bytes, so they match "anything".
   static Info character(std::string c, bool fold) {
     if (c.size() == 1 && c[0] >= 'A' && c[0] <= 'Z') c[0] = static_cast<char>(c[0] - 'A' + 'a');
     if (c.size() == 1 && is_digit(c[0])) c[0] = '0';
+    if (c == "\n") c = " ";
     if (fold && c == "k") return exact({"k", "\u212A"});
     if (fold && c == "s") return exact({"s", "\u017F"});
     if (fold && c.size() != 1) return Info::any();
@@ -447,7 +485,11 @@ class Analysis {
         return Info::literal("");
       case 'd':
         return Info::literal("0");
-      case 'D': case 's': case 'S': case 'w': case 'W': case 'C':
+      case 's':
+        // In a view with collapsed whitespace, a space or a line break (spelt as a space) and
+        // nothing else.
+        return whitespace_ == Whitespace::collapsed ? Info::literal(" ") : Info::any();
+      case 'D': case 'S': case 'w': case 'W': case 'C':
         return Info::any();
       case 'p': case 'P':
         skip_class_name();
@@ -581,6 +623,7 @@ class Analysis {
   }
 
   std::string_view p_;
+  Whitespace whitespace_;
   std::size_t i_ = 0;
   int depth_ = 0;
   std::vector<std::size_t> bars_;
@@ -589,10 +632,10 @@ class Analysis {
 
 }  // namespace
 
-Requirement required_atoms(std::string_view pattern) {
+Requirement required_atoms(std::string_view pattern, Whitespace whitespace) {
   Info info;
   try {
-    info = Analysis(pattern).run();
+    info = Analysis(pattern, whitespace).run();
   } catch (const Unsupported&) {
     return {};
   }
@@ -610,7 +653,7 @@ Requirement required_atoms(std::string_view pattern) {
 }
 
 std::vector<std::pair<std::size_t, std::size_t>> alternatives(std::string_view pattern) {
-  Analysis analysis(pattern);
+  Analysis analysis(pattern, Whitespace::any);
   try {
     (void)analysis.run();
   } catch (const Unsupported&) {
@@ -628,13 +671,14 @@ std::vector<std::pair<std::size_t, std::size_t>> alternatives(std::string_view p
 }
 
 void add_units(std::uint32_t rule, std::string_view pattern, std::uint8_t group, std::vector<PrefilterUnit>& out) {
+  const Whitespace whitespace = group < prefilter_groups ? group_whitespace[group] : Whitespace::any;
   for (auto [begin, end] : alternatives(pattern)) {
     PrefilterUnit unit;
     unit.rule = rule;
     unit.begin = static_cast<std::uint32_t>(begin);
     unit.end = static_cast<std::uint32_t>(end);
     unit.group = group;
-    unit.requirement = required_atoms(pattern.substr(begin, end - begin));
+    unit.requirement = required_atoms(pattern.substr(begin, end - begin), whitespace);
     out.push_back(std::move(unit));
   }
 }
@@ -647,6 +691,7 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
   auto lower = [](unsigned char c) -> unsigned char {
     return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
   };
+  // (A line break shares the space's class: atoms spell it as a space.)
   std::uint32_t classes = 1;
   std::uint8_t digit_class = 0;
   std::uint8_t high_class[8] = {};
@@ -664,6 +709,7 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
     else if (c >= 0x80) byte_class_[c] = high_class[c & 7];
     else if (c >= 'A' && c <= 'Z') byte_class_[c] = byte_class_[c - 'A' + 'a'];
   }
+  byte_class_['\n'] = byte_class_[' '];
   t_.byte_class = byte_class_.data();
   t_.classes = classes;
 

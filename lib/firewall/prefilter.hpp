@@ -16,8 +16,9 @@
 namespace keel::firewall {
 
 /// What any match of a pattern must contain: every clause has at least one of its atoms as a
-/// substring of the match. Atoms are ASCII-lowercased and spell every digit '0' (the scanner
-/// folds case and digits, which can only find more). No clauses: the pattern must always run.
+/// substring of the match. Atoms are ASCII-lowercased, spell every digit '0' and a line break
+/// ' ' (the scanner folds case, digits, and line breaks into spaces, which can only find more).
+/// No clauses: the pattern must always run.
 struct Requirement {
   std::vector<std::vector<std::string>> clauses;
 };
@@ -30,10 +31,15 @@ inline constexpr std::size_t max_clauses = 4;
 /// top level ("(?i)a|b": "b" alone would lose them).
 std::vector<std::pair<std::size_t, std::size_t>> alternatives(std::string_view pattern);
 
+/// What whitespace the texts a pattern runs on can hold: any, or (the firewall's text and
+/// keyword views) only single spaces and line breaks, never two next to each other, so that
+/// "\s" and "\s+" there are " " or "\n".
+enum class Whitespace : std::uint8_t { any, collapsed };
+
 /// Derives the requirement of an RE2 pattern. Sound by construction: syntax the analysis does
 /// not model weakens the requirement (down to none), never strengthens it. Keeps at most
 /// `max_clauses`, the most selective ones.
-Requirement required_atoms(std::string_view pattern);
+Requirement required_atoms(std::string_view pattern, Whitespace whitespace = Whitespace::any);
 
 /// An Aho-Corasick automaton's arrays: built at run time (owned by an AtomScanner) or compiled
 /// into the library.
@@ -47,7 +53,7 @@ struct AtomTables {
 };
 
 /// Finds atoms in text with one table lookup per byte. Matching folds ASCII case and treats
-/// every digit alike.
+/// every digit alike, and a line break as a space.
 class AtomScanner {
  public:
   static constexpr std::uint16_t reports = 0x8000;  // in a table entry: the state reports atoms
@@ -98,6 +104,10 @@ class AtomScanner {
 /// whose atoms are in a text need compiling. Units fall in groups (the firewall's views); each
 /// group has its own automaton.
 inline constexpr int prefilter_groups = 3;
+/// The whitespace of each group's texts: the firewall's raw view holds any; its text and keyword
+/// views collapse every run of whitespace into one space or line break (normaliser.hpp).
+inline constexpr Whitespace group_whitespace[prefilter_groups] = {Whitespace::any, Whitespace::collapsed,
+                                                                  Whitespace::collapsed};
 
 struct PrefilterUnit {
   std::uint32_t rule = 0;

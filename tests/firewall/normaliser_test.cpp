@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <ios>
+#include <random>
+#include <string>
+
 #include "firewall/normaliser.hpp"
 
 using namespace keel::firewall;
@@ -9,6 +13,35 @@ Normalised views(std::string_view text) {
   Normalised n;
   normalise(text, n);
   return n;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// What the prefilter relies on (Whitespace::collapsed): the only whitespace in the text and
+// keyword views is a space or a line break, never two next to each other.
+bool collapsed(const std::string& view) {
+  for (std::size_t i = 0; i < view.size(); ++i) {
+    const char c = view[i];
+    if (c == '\t' || c == '\r' || c == '\f' || c == '\v') return false;
+    if (i > 0 && (c == ' ' || c == '\n') && (view[i - 1] == ' ' || view[i - 1] == '\n')) return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -108,4 +141,33 @@ TEST_CASE("invalid UTF-8 reads as U+FFFD and keeps offsets") {
 TEST_CASE("Unicode spaces and line separators collapse like ASCII ones") {
   CHECK(views("a\u00A0\u2003b").text == "a b");
   CHECK(views("a\u2028b").text == "a\nb");
+}
+
+TEST_CASE("the text and keyword views hold single spaces and line breaks, no other whitespace") {
+  // Every code point, alone and doubled between spaces.
+  for (char32_t cp = 1; cp < 0x110000; ++cp) {
+    if (cp >= 0xD800 && cp < 0xE000) continue;
+    std::string text = "a ";
+    append_utf8(text, cp);
+    text += " b";
+    append_utf8(text, cp);
+    append_utf8(text, cp);
+    text += "c";
+    auto n = views(text);
+    if (!collapsed(n.text) || !collapsed(n.keyword)) {
+      FAIL_CHECK("U+" << std::hex << static_cast<unsigned>(cp) << " leaves whitespace uncollapsed");
+    }
+  }
+  // Runs mixing every kind of space with invisible and joining characters.
+  const char32_t pool[] = {' ',    '\t',   '\n',   '\r',    '\f',    '\v',    0xA0,   0x2028, 0x2029, 0x85,
+                           0x200B, 0x200D, 0xFEFF, 0x3000,  0x1680,  0x2000,  0x202F, 0xE0041, 0x202E, 0xFE0F,
+                           'a',    '.',    0x2060, 0x00AD,  0x034F,  0x180E,  0x3164, 0xFFA0, 0x115F};
+  std::mt19937 random(11);
+  for (int round = 0; round < 50000; ++round) {
+    std::string text;
+    for (int k = 0, n = static_cast<int>(random() % 12); k < n; ++k) append_utf8(text, pool[random() % std::size(pool)]);
+    auto n = views(text);
+    CHECK(collapsed(n.text));
+    CHECK(collapsed(n.keyword));
+  }
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "firewall/matcher.hpp"
+#include "firewall/normaliser.hpp"
 #include "firewall/prefilter.hpp"
 
 using namespace keel::firewall;
@@ -45,7 +46,7 @@ Rule rule(std::string id, std::string pattern, View view = View::text) {
 TEST_CASE("a literal requires itself, cut to the atom length") {
   auto r = required_atoms("reveal the system prompt");
   REQUIRE(r.clauses.size() == 1);
-  CHECK(clause(r, 0) == std::set<std::string>{"reveal the s"});
+  CHECK(clause(r, 0) == std::set<std::string>{"reveal the"});
 }
 
 TEST_CASE("alternatives and optional letters become the strings of one clause") {
@@ -57,7 +58,7 @@ TEST_CASE("alternatives and optional letters become the strings of one clause") 
 }
 
 TEST_CASE("digits stand for any digit, so number patterns have requirements") {
-  CHECK(clause(required_atoms("[0-9]{3}-[0-9]{2}-[0-9]{4}"), 0) == std::set<std::string>{"000-00-0000"});
+  CHECK(clause(required_atoms("[0-9]{3}-[0-9]{2}-[0-9]{4}"), 0) == std::set<std::string>{"000-00-000"});
   CHECK(clause(required_atoms("\\d+"), 0) == std::set<std::string>{"0"});
   CHECK(clause(required_atoms("0x[0-9a-f]{40}"), 0) == std::set<std::string>{"0x"});
 }
@@ -70,6 +71,31 @@ TEST_CASE("upper case is lowered; under (?i) 's' and 'k' keep RE2's other spelli
   CHECK(folded.count("a\u017F\u212A"));
   // A folded letter outside ASCII could match other bytes: no requirement from it.
   CHECK(required_atoms("(?i)\u00E9t\u00E9").clauses.empty());
+}
+
+TEST_CASE("where whitespace is collapsed, \\s is a space and joins the words around it") {
+  // A line break is spelt as a space: the scanner puts both in one class.
+  auto r = required_atoms("\\bignore\\s+(?:all\\s)?rules\\b", Whitespace::collapsed);
+  CHECK(has_clause(r, {"ignore all", "ignore rul"}));
+  CHECK(clause(required_atoms("a\\nb", Whitespace::collapsed), 0) == std::set<std::string>{"a b"});
+  // Elsewhere \s could be any of six characters, and a run of them.
+  auto any = required_atoms("\\bignore\\s+(?:all\\s)?rules\\b");
+  CHECK(has_clause(any, {"ignore"}));
+  CHECK(has_clause(any, {"rules"}));
+  // The firewall's text and keyword views collapse whitespace; its raw view does not.
+  CHECK(group_whitespace[0] == Whitespace::any);
+  CHECK(group_whitespace[1] == Whitespace::collapsed);
+  CHECK(group_whitespace[2] == Whitespace::collapsed);
+}
+
+TEST_CASE("two letters are an atom only as a whole, uncommon word") {
+  // "dm" alone is in "admin"; "dm " is the word. "to " is in nearly any text.
+  CHECK(required_atoms("dm").clauses.empty());
+  CHECK(clause(required_atoms("\\bdm\\s", Whitespace::collapsed), 0) == std::set<std::string>{"dm "});
+  CHECK(required_atoms("\\bto\\s", Whitespace::collapsed).clauses.empty());
+  CHECK(required_atoms("\\s(?:dm|to)\\s", Whitespace::collapsed).clauses.empty());
+  // One rare symbol is enough: a colon, say.
+  CHECK(clause(required_atoms("[0-9a-f]{0,4}:[0-9a-f]{1,4}"), 0) == std::set<std::string>{":"});
 }
 
 TEST_CASE("patterns that need nothing in particular run on every text") {
@@ -117,13 +143,14 @@ TEST_CASE("deeply nested groups are not analysed") {
   CHECK(required_atoms(deep).clauses.empty());
 }
 
-TEST_CASE("the automaton finds every occurrence of every atom, folding ASCII case and digits") {
+TEST_CASE("the automaton finds every occurrence of every atom, folding ASCII case, digits and line breaks") {
   std::mt19937 random(7);
-  const std::string alphabet = "abcAB1 -";
+  const std::string alphabet = "abcAB1 -\n";
   auto fold = [](std::string s) {
     for (auto& c : s) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
       if (c >= '0' && c <= '9') c = '0';
+      if (c == '\n') c = ' ';
     }
     return s;
   };
@@ -191,10 +218,13 @@ TEST_CASE("custom rules get a prefilter of their own, with the same answers as t
                    rule("e", "anything.*goes")});
   for (const char* text : {"the secret plans are here", "DROP   TABLE users", "call 1234-5678", "a@b",
                            "nothing to see", "secret codes and anything that goes", ""}) {
+    Normalised normalised;
+    normalise(text, normalised);  // (the text view, as the firewall gives it)
     for (View view : {View::raw, View::text}) {
+      const std::string_view view_text = view == View::raw ? std::string_view(text) : normalised.text;
       std::vector<int> by_prefilter, by_sets;
-      matcher.candidates(view, text, direction_both, by_prefilter, Matcher::Strategy::prefilter);
-      matcher.candidates(view, text, direction_both, by_sets, Matcher::Strategy::sets);
+      matcher.candidates(view, view_text, direction_both, by_prefilter, Matcher::Strategy::prefilter);
+      matcher.candidates(view, view_text, direction_both, by_sets, Matcher::Strategy::sets);
       INFO(text);
       CHECK(by_prefilter == by_sets);
     }

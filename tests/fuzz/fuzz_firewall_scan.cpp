@@ -26,6 +26,15 @@ void check_prefilter(std::string_view text) {
   const Matcher& matcher = *Matcher::builtin();
   Normalised norm;
   normalise(text, norm);
+  // The prefilter counts on the text and keyword views holding no whitespace but single spaces
+  // and line breaks.
+  for (const std::string* v : {&norm.text, &norm.keyword}) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const char c = (*v)[i];
+      if (c == '\t' || c == '\r' || c == '\f' || c == '\v') std::abort();
+      if (i > 0 && (c == ' ' || c == '\n') && ((*v)[i - 1] == ' ' || (*v)[i - 1] == '\n')) std::abort();
+    }
+  }
   for (View view : {View::raw, View::text, View::keyword}) {
     std::string_view v = view == View::raw ? text : view == View::text ? norm.text : norm.keyword;
     std::vector<int> by_prefilter, by_sets;
