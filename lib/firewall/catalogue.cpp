@@ -42,20 +42,36 @@ std::string entity_name(std::string_view category) {
   return out.empty() ? std::string("ENTITY") : out;
 }
 
-Rule parse_rule(ConfigReader& reader, bool require_examples) {
+Rule Rule::owning(RuleText text) {
+  auto shared = std::make_shared<const RuleText>(std::move(text));
   Rule rule;
-  rule.id = reader.required<std::string>("id");
-  if (rule.id.empty()) throw_config_error(reader.path_of("id"), "must not be empty");
-  rule.category = reader.optional<std::string>("category", "threat.custom");
-  if (rule.category.empty()) throw_config_error(reader.path_of("category"), "must not be empty");
-  rule.severity = reader.number("severity", 0.7, 0.0, 1.0);
-  rule.view = view_from_name(reader.optional<std::string>("view", "text"), reader.path_of("view"));
-  rule.directions = directions_from_name(reader.optional<std::string>("direction", "both"),
-                                         reader.path_of("direction"));
-  rule.lang = reader.optional<std::string>("lang", "any");
-  rule.description = reader.optional<std::string>("description", "");
-  rule.pattern = reader.required<std::string>("pattern");
-  if (rule.pattern.empty()) throw_config_error(reader.path_of("pattern"), "must not be empty");
+  rule.id = shared->id;
+  rule.category = shared->category;
+  rule.description = shared->description;
+  rule.lang = shared->lang;
+  rule.pattern = shared->pattern;
+  rule.text = std::move(shared);
+  return rule;
+}
+
+Rule parse_rule(ConfigReader& reader, bool require_examples) {
+  RuleText text;
+  text.id = reader.required<std::string>("id");
+  if (text.id.empty()) throw_config_error(reader.path_of("id"), "must not be empty");
+  text.category = reader.optional<std::string>("category", "threat.custom");
+  if (text.category.empty()) throw_config_error(reader.path_of("category"), "must not be empty");
+  const double severity = reader.number("severity", 0.7, 0.0, 1.0);
+  const View view = view_from_name(reader.optional<std::string>("view", "text"), reader.path_of("view"));
+  const std::uint8_t directions = directions_from_name(reader.optional<std::string>("direction", "both"),
+                                                       reader.path_of("direction"));
+  text.lang = reader.optional<std::string>("lang", "any");
+  text.description = reader.optional<std::string>("description", "");
+  text.pattern = reader.required<std::string>("pattern");
+  if (text.pattern.empty()) throw_config_error(reader.path_of("pattern"), "must not be empty");
+  Rule rule = Rule::owning(std::move(text));
+  rule.severity = severity;
+  rule.view = view;
+  rule.directions = directions;
   auto validator = reader.optional<std::string>("validator", "");
   auto parsed = validator_from_name(validator);
   if (!parsed) throw_config_error(reader.path_of("validator"), "unknown validator \"" + validator + "\"");
@@ -63,7 +79,7 @@ Rule parse_rule(ConfigReader& reader, bool require_examples) {
   rule.examples = reader.optional<std::vector<std::string>>("examples", {});
   rule.near_misses = reader.optional<std::vector<std::string>>("near_misses", {});
   if (require_examples && (rule.examples.empty() || rule.near_misses.empty())) {
-    throw_config_error(reader.path(), "rule \"" + rule.id + "\" needs examples and near_misses");
+    throw_config_error(reader.path(), "rule \"" + std::string(rule.id) + "\" needs examples and near_misses");
   }
   reader.finish();
   return rule;
@@ -80,28 +96,25 @@ std::vector<Rule> parse_catalogue(std::string_view json_text, std::string_view s
 }
 
 const std::vector<Rule>& builtin_rules() {
+  // Views of the generated tables: keel_compile_catalogue checked the names and the ids'
+  // uniqueness when keel was built.
   static const std::vector<Rule> rules = [] {
-    std::vector<Rule> all;
-    all.reserve(builtin::rule_count);
-    std::set<std::string_view> ids;
+    std::vector<Rule> all(builtin::rule_count);
     try {
       for (std::size_t i = 0; i < builtin::rule_count; ++i) {
         const builtin::CatalogueRule& entry = builtin::rules[i];
-        const std::string path = "rules[" + std::string(entry.id) + "]";
-        Rule rule;
+        Rule& rule = all[i];
         rule.id = entry.id;
         rule.category = entry.category;
         rule.lang = entry.lang;
         rule.description = entry.description;
         rule.pattern = entry.pattern;
         rule.severity = entry.severity;
-        rule.view = view_from_name(entry.view, path + ".view");
-        rule.directions = directions_from_name(entry.direction, path + ".direction");
+        rule.view = view_from_name(entry.view, "view");
+        rule.directions = directions_from_name(entry.direction, "direction");
         auto validator = validator_from_name(entry.validator);
-        if (!validator) throw_config_error(path + ".validator", "unknown validator");
+        if (!validator) throw_config_error("validator", "unknown validator");
         rule.validator = *validator;
-        if (!ids.insert(entry.id).second) throw_config_error(path, "duplicate rule id");
-        all.push_back(std::move(rule));
       }
     } catch (const Error& e) {
       throw Error(Errc::internal, std::string("built-in firewall catalogue: ") + e.what());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,18 +29,33 @@ inline constexpr std::uint8_t direction_input = 1;
 inline constexpr std::uint8_t direction_output = 2;
 inline constexpr std::uint8_t direction_both = 3;
 
-struct Rule {
+/// The text of a rule read at run time (custom rules, catalogue files in tests).
+struct RuleText {
   std::string id;
   std::string category;
   std::string description;
   std::string lang = "any";
   std::string pattern;
+};
+
+/// A rule. Its text is a view: of the tables compiled into the library for the built-in
+/// catalogue (nothing to copy when a process starts), or of the RuleText it shares.
+struct Rule {
+  std::string_view id;
+  std::string_view category;
+  std::string_view description;
+  std::string_view lang = "any";
+  std::string_view pattern;
   double severity = 0.5;
   View view = View::text;
   std::uint8_t directions = direction_both;
   Validator validator = Validator::none;
   std::vector<std::string> examples;     // each must produce this rule
   std::vector<std::string> near_misses;  // none may produce this rule
+  std::shared_ptr<const RuleText> text;  // none for the built-in catalogue
+
+  /// A rule whose views are of `text`, which it keeps.
+  static Rule owning(RuleText text);
 };
 
 /// The built-in catalogue: threats, PII and secrets, without their examples (tests read those

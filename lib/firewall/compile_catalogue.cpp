@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   }
   std::vector<Entry> entries;
   std::vector<PrefilterUnit> units;
+  std::set<std::string> ids;  // (builtin_rules() counts on them being unique)
   std::string sources;
   for (int a = 2; a < argc; ++a) {
     std::ifstream in(argv[a], std::ios::binary);
@@ -93,6 +95,10 @@ int main(int argc, char** argv) {
         e.direction = rule.value("direction", "both");
         e.validator = rule.value("validator", "");
         e.severity = rule.value("severity", 0.7);
+        if (!ids.insert(e.id).second) {
+          std::cerr << "keel_compile_catalogue: " << name << ": rule " << e.id << ": duplicate id\n";
+          return 1;
+        }
         int group = group_of(e.view);
         if (group < 0) {
           std::cerr << "keel_compile_catalogue: " << name << ": rule " << e.id << ": unknown view " << e.view << "\n";

@@ -90,11 +90,16 @@ thread_local Scratch scratch;
 
 // ROT13 of the stems of attack words (ignore, instruct, system, prompt, password, reveal,
 // rules, previous, forget... in the six languages). The ROT13 pass over a text runs only when
-// its keyword view contains one of them: a cheap gate (one DFA pass) in front of a full set pass.
-constexpr const char* rot13_stems =
-    "bhoyvr|byivqn|cebzcg|cergraq|cerivbhf|cerprqrag|cnffjbeg|cnffjbeq|ehyrf|erirny|ertbyr|"
-    "ertenf|ertrya|ertynf|ertyrf|flfgrz|frperg|ibeurevt|iretvff|nagrevbe|najrvfhat|pbagenfr|"
-    "qvfertneq|qvzragvpn|rfdhrpn|sbetrg|vafgehp|vfgehmvba|vtabe|wnvyoernx";
+// its keyword view contains one of them: a cheap gate (one automaton pass, built once per
+// process) in front of a full pass of the rules.
+const AtomScanner& rot13_gate() {
+  static const AtomScanner gate(std::vector<std::string>{
+      "bhoyvr", "byivqn", "cebzcg", "cergraq", "cerivbhf", "cerprqrag", "cnffjbeg", "cnffjbeq", "ehyrf",
+      "erirny", "ertbyr", "ertenf", "ertrya", "ertynf", "ertyrf", "flfgrz", "frperg", "ibeurevt", "iretvff",
+      "nagrevbe", "najrvfhat", "pbagenfr", "qvfertneq", "qvzragvpn", "rfdhrpn", "sbetrg", "vafgehp",
+      "vfgehmvba", "vtabe", "wnvyoernx"});
+  return gate;
+}
 
 std::uint8_t direction_bit(Direction d) {
   return d == Direction::output ? direction_output : direction_input;
@@ -127,26 +132,27 @@ struct Firewall::Impl {
   };
   std::vector<Allow> allow;
   LeakDetector leaks;
-  RE2 rot13_gate{rot13_stems};
-  std::set<std::string, std::less<>> known_categories;
   EventSink sink;
 
   explicit Impl(FirewallConfig cfg) : config(std::move(cfg)) {
     const std::vector<Rule>& builtin = builtin_rules();
     std::vector<Rule> custom_rules;
-    std::set<std::string> ids;
-    for (const auto& r : builtin) ids.insert(r.id);
+    std::set<std::string_view> ids;
+    if (!config.custom_rules.empty()) {
+      for (const auto& r : builtin) ids.insert(r.id);
+    }
     for (std::size_t i = 0; i < config.custom_rules.size(); ++i) {
       const CustomRule& custom = config.custom_rules[i];
       std::string path = json_path_index("custom_rules", i);
       if (!ids.insert(custom.id).second) {
         throw_config_error(json_path_join(path, "id"), "duplicate rule id \"" + custom.id + "\"");
       }
-      Rule rule;
-      rule.id = custom.id;
-      rule.category = custom.category;
+      RuleText text;
+      text.id = custom.id;
+      text.category = custom.category;
+      text.pattern = custom.pattern;
+      Rule rule = Rule::owning(std::move(text));
       rule.severity = custom.severity;
-      rule.pattern = custom.pattern;
       rule.view = view_from_name(custom.view, json_path_join(path, "view"));
       rule.directions = directions_from_name(custom.direction, json_path_join(path, "direction"));
       // Compile here so a bad pattern is reported at its path, not by rule id alone.
@@ -154,9 +160,11 @@ struct Firewall::Impl {
       if (!probe.ok()) throw_config_error(json_path_join(path, "pattern"), probe.error());
       custom_rules.push_back(std::move(rule));
     }
+    // (Views of the rules, which the matchers below keep.)
+    std::set<std::string_view, std::less<>> known_categories;
     for (const auto& r : builtin) known_categories.insert(r.category);
     for (const auto& r : custom_rules) known_categories.insert(r.category);
-    for (auto name : detector_categories) known_categories.insert(std::string(name));
+    for (auto name : detector_categories) known_categories.insert(name);
 
     for (const auto& [name, settings] : config.categories) {
       if (!known_categories.count(name)) {
@@ -261,9 +269,9 @@ struct Firewall::Impl {
     for (const auto& h : hits) {
       Span span = norm ? norm->to_original(h.start, h.end, original) : Span{h.start, h.end};
       if (rot13_pass) {
-        add(out, "threat.encoded_payload", "encoded_payload.rot13/" + rule.id, sev, span, "rot13");
+        add(out, "threat.encoded_payload", "encoded_payload.rot13/" + std::string(rule.id), sev, span, "rot13");
       } else {
-        out.push_back(Finding{rule.category, rule.id, sev, span.start, span.end, {}});
+        out.push_back(Finding{std::string(rule.category), std::string(rule.id), sev, span.start, span.end, {}});
       }
     }
   }
@@ -294,7 +302,7 @@ struct Firewall::Impl {
     run_view(View::keyword, norm.keyword, text, &norm, dir, false, out);
 
     const bool decode = depth < config.decode_depth && category_enabled("threat.encoded_payload");
-    if (decode && RE2::PartialMatch(norm.keyword, rot13_gate)) {
+    if (decode && rot13_gate().finds_any(norm.keyword)) {
       std::string& rotated = scratch.rot13[static_cast<std::size_t>(depth)];
       rot13(norm.keyword, rotated);
       run_view(View::keyword, rotated, text, &norm, dir, true, out);
@@ -474,8 +482,8 @@ std::vector<RuleInfo> Firewall::rules() const {
       std::string direction = r.directions == direction_both    ? "both"
                               : r.directions == direction_input ? "input"
                                                                 : "output";
-      out.push_back(RuleInfo{r.id, r.category, std::string(view_name(r.view)), direction, r.lang,
-                             r.description, part.severity[i]});
+      out.push_back(RuleInfo{std::string(r.id), std::string(r.category), std::string(view_name(r.view)), direction,
+                             std::string(r.lang), std::string(r.description), part.severity[i]});
     }
   }
   return out;

@@ -74,6 +74,18 @@ class AtomScanner {
   bool complete() const noexcept { return complete_; }
   const AtomTables& tables() const noexcept { return t_; }
 
+  /// Whether `text` holds any of the atoms.
+  bool finds_any(std::string_view text) const {
+    if (t_.states == 0) return false;
+    std::uint32_t state = 0;
+    for (unsigned char byte : text) {
+      std::uint16_t entry = t_.table[state * t_.classes + t_.byte_class[byte]];
+      if (entry & reports) return true;
+      state = entry;
+    }
+    return false;
+  }
+
   /// Calls `found(atom)` for every atom occurrence in `text`.
   template <class Found>
   void scan(std::string_view text, Found&& found) const {

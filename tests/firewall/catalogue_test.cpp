@@ -147,7 +147,7 @@ TEST_CASE("every rule has an example and a near miss") {
 }
 
 TEST_CASE("the catalogue covers every category of the specification") {
-  std::set<std::string> categories;
+  std::set<std::string_view> categories;
   for (const auto& rule : builtin_rules()) categories.insert(rule.category);
   for (const char* expected :
        {"threat.instruction_override", "threat.role_play_jailbreak",
@@ -169,7 +169,7 @@ TEST_CASE("the catalogue covers every category of the specification") {
 
 TEST_CASE("at least 150 threat patterns, in six languages where language matters") {
   int threats = 0;
-  std::map<std::string, std::set<std::string>> languages;  // category -> languages
+  std::map<std::string_view, std::set<std::string_view>> languages;  // category -> languages
   for (const auto& rule : builtin_rules()) {
     if (!rule.category.starts_with("threat.")) continue;
     threats++;
@@ -186,7 +186,7 @@ TEST_CASE("at least 150 threat patterns, in six languages where language matters
 }
 
 TEST_CASE("rule ids are unique and severities are in range") {
-  std::set<std::string> ids;
+  std::set<std::string_view> ids;
   for (const auto& rule : builtin_rules()) {
     INFO(rule.id);
     CHECK(ids.insert(rule.id).second);

@@ -33,10 +33,11 @@ bool has_clause(const Requirement& r, const std::set<std::string>& wanted) {
 }
 
 Rule rule(std::string id, std::string pattern, View view = View::text) {
-  Rule r;
-  r.id = std::move(id);
-  r.category = "threat.custom";
-  r.pattern = std::move(pattern);
+  RuleText text;
+  text.id = std::move(id);
+  text.category = "threat.custom";
+  text.pattern = std::move(pattern);
+  Rule r = Rule::owning(std::move(text));
   r.view = view;
   return r;
 }
