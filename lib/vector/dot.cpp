@@ -1,8 +1,10 @@
 #include "vector/dot.hpp"
 
+#include <atomic>
 #include <cmath>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define KEEL_DOT_X86 1
 #endif
@@ -80,10 +82,36 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* a, const float*
 
 #endif
 
+#ifdef KEEL_DOT_X86
+// What the processor and the operating system support, asked of CPUID directly rather than
+// through __builtin_cpu_supports: that links libgcc's CPU probe, a constructor that runs at
+// load in every process linking keel (a few dozen CPUID instructions, each a trap to the
+// hypervisor on a virtual machine). Asked once, at the first dot product.
+struct Features {
+  bool avx2_fma = false;
+  bool avx512 = false;
+};
+
+Features features() noexcept {
+  Features out;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return out;
+  const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12);
+  if (!osxsave || !avx) return out;
+  unsigned xcr0_low = 0, xcr0_high = 0;
+  __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  const bool ymm_state = (xcr0_low & 0x6) == 0x6;            // SSE and AVX registers saved
+  const bool zmm_state = (xcr0_low & 0xE6) == 0xE6;          // and the AVX-512 ones
+  if (!ymm_state || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return out;
+  out.avx2_fma = fma && (b & (1u << 5));
+  out.avx512 = zmm_state && (b & (1u << 16));
+  return out;
+}
+#endif
+
 bool has_avx2_fma() noexcept {
 #ifdef KEEL_DOT_X86
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return features().avx2_fma;
 #else
   return false;
 #endif
@@ -91,8 +119,7 @@ bool has_avx2_fma() noexcept {
 
 bool has_avx512() noexcept {
 #ifdef KEEL_DOT_X86
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  return features().avx512;
 #else
   return false;
 #endif
@@ -100,23 +127,44 @@ bool has_avx512() noexcept {
 
 DotFunction choose() noexcept {
 #ifdef KEEL_DOT_X86
-  if (has_avx512()) return dot_avx512;
-  if (has_avx2_fma()) return dot_avx2;
+  const Features f = features();
+  if (f.avx512) return dot_avx512;
+  if (f.avx2_fma) return dot_avx2;
 #endif
   return dot_portable;
 }
 
-// Chosen once at load time; a plain pointer afterwards (no guard on the hot path).
-const DotFunction chosen = choose();
+// The first call chooses; a plain pointer afterwards (a relaxed atomic load is a plain load on
+// the hot path). Two threads choosing at once choose the same.
+float dot_first(const float* a, const float* b, std::size_t n) noexcept;
+std::atomic<DotFunction> chosen{dot_first};
+
+float dot_first(const float* a, const float* b, std::size_t n) noexcept {
+  const DotFunction f = choose();
+  chosen.store(f, std::memory_order_relaxed);
+  return f(a, b, n);
+}
+
+DotFunction current() noexcept {
+  DotFunction f = chosen.load(std::memory_order_relaxed);
+  if (f == dot_first) {
+    f = choose();
+    chosen.store(f, std::memory_order_relaxed);
+  }
+  return f;
+}
 
 }  // namespace
 
-float dot(const float* a, const float* b, std::size_t n) noexcept { return chosen(a, b, n); }
+float dot(const float* a, const float* b, std::size_t n) noexcept {
+  return chosen.load(std::memory_order_relaxed)(a, b, n);
+}
 
 std::string_view dot_implementation() noexcept {
 #ifdef KEEL_DOT_X86
-  if (chosen == dot_avx512) return "avx512";
-  if (chosen == dot_avx2) return "avx2+fma";
+  const DotFunction f = current();
+  if (f == dot_avx512) return "avx512";
+  if (f == dot_avx2) return "avx2+fma";
 #endif
   return "portable";
 }
