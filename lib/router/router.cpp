@@ -494,7 +494,7 @@ RouteResult Router::route(const RouteRequest& request) const {
         ChatResponse response = impl_->options.model->chat(router::llm_route_request(request.text, offered), call);
         choice = router::parse_llm_choice(response.message.content, offered);
       } catch (const Error& e) {
-        if (e.code() == Errc::invalid_argument && impl_->executor->running_in_this_thread()) throw;
+        if (e.code() == Errc::invalid_argument && impl_->executor().running_in_this_thread()) throw;
         choice.refusal = std::string("the model call failed: ") + e.what();
       }
       result.timings_us.llm = since(llm_start);
@@ -517,7 +517,7 @@ void Router::route_async(RouteRequest request, Callback<RouteResult> done) const
   auto start = Clock::now();
   auto state = impl_->snapshot();
   auto result = std::make_shared<RouteResult>();
-  Executor& executor = *impl_->executor;
+  Executor& executor = impl_->executor();
   try {
     SemanticScores& scores = scratch().scores;
     bool decided = impl_->first_tiers(*state, request, *result, scores);
@@ -582,7 +582,6 @@ std::vector<RouteCandidate> Router::top_k(std::string_view text, std::size_t k,
 
 void Router::Impl::build(RouterConfig config, const Json* saved_embedder,
                          std::vector<std::vector<SparseVector>>* vectors) {
-  executor = options.executor ? options.executor : &Executor::shared();
   embedder_config = config.embedder;
   if (options.embedder) {
     embedder = options.embedder;
@@ -624,7 +623,7 @@ void Router::Impl::build(RouterConfig config, const Json* saved_embedder,
       if (!embedder_json.is_object() || !embedder_json.contains("provider"))
         throw Error(Errc::invalid_argument,
                     "this router was made with a host embedder: pass one in Router::Options");
-      embedder = make_embedder(embedder_json, ModelContext{executor, options.events});
+      embedder = make_embedder(embedder_json, ModelContext{&executor(), options.events});
     }
   }
   hashing = dynamic_cast<const HashingEmbedder*>(embedder.get());

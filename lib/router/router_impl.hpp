@@ -54,7 +54,10 @@ struct Router::Impl {
   std::shared_ptr<Embedder> embedder;
   Json embedder_config;  // the config's "embedder", written back by config()
   const HashingEmbedder* hashing = nullptr;  // the fast embedding path when it is one
-  Executor* executor = nullptr;
+  // Where asynchronous answers are delivered: the options' executor, else the process's
+  // shared one, started only when first needed (a router that never routes asynchronously
+  // starts no threads).
+  Executor& executor() const { return options.executor ? *options.executor : Executor::shared(); }
   // The current snapshot. A mutex held only to copy the pointer, not std::atomic<shared_ptr>:
   // GCC 12's is a spinlock ThreadSanitizer cannot see, and the copy costs ~20 ns either way.
   mutable std::mutex current_mutex;
