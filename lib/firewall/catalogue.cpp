@@ -104,15 +104,15 @@ const std::vector<Rule>& builtin_rules() {
       for (std::size_t i = 0; i < builtin::rule_count; ++i) {
         const builtin::CatalogueRule& entry = builtin::rules[i];
         Rule& rule = all[i];
-        rule.id = entry.id;
-        rule.category = entry.category;
-        rule.lang = entry.lang;
-        rule.description = entry.description;
-        rule.pattern = entry.pattern;
+        rule.id = builtin::text_of(entry.id);
+        rule.category = builtin::text_of(entry.category);
+        rule.lang = builtin::text_of(entry.lang);
+        rule.description = builtin::text_of(entry.description);
+        rule.pattern = builtin::text_of(entry.pattern);
         rule.severity = entry.severity;
-        rule.view = view_from_name(entry.view, "view");
-        rule.directions = directions_from_name(entry.direction, "direction");
-        auto validator = validator_from_name(entry.validator);
+        rule.view = view_from_name(builtin::text_of(entry.view), "view");
+        rule.directions = directions_from_name(builtin::text_of(entry.direction), "direction");
+        auto validator = validator_from_name(builtin::text_of(entry.validator));
         if (!validator) throw_config_error("validator", "unknown validator");
         rule.validator = *validator;
       }
