@@ -254,17 +254,29 @@ void Matcher::candidates(View view, std::string_view text, std::uint8_t directio
   }
 }
 
-void Matcher::spans(int index, std::string_view text, std::vector<Hit>& out,
-                    std::size_t limit) const {
+void Matcher::spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit,
+                    SpanSearch search) const {
   const auto i = static_cast<std::size_t>(index);
   const RE2& re = compiled(i);
   const Rule& rule = rules_[i];
   const int group = value_group_[i];
   re2::StringPiece input(text.data(), text.size());
   re2::StringPiece captures[2];
+  const bool anchored =
+      search == SpanSearch::anchored || (search == SpanSearch::automatic && text.size() < anchored_spans_below);
+  // The leftmost match at or after `from`: the first position where an anchored match
+  // succeeds is where RE2's unanchored search would have found it, with the same preferred
+  // match there (the whole text stays the context of \b and ^ either way).
+  auto next = [&](std::size_t from) {
+    if (!anchored) return re.Match(input, from, text.size(), RE2::UNANCHORED, captures, group + 1);
+    for (std::size_t at = from; at <= text.size(); ++at) {
+      if (re.Match(input, at, text.size(), RE2::ANCHOR_START, captures, group + 1)) return true;
+    }
+    return false;
+  };
   std::size_t pos = 0, found = 0;
   while (pos <= text.size() && found < limit) {
-    if (!re.Match(input, pos, text.size(), RE2::UNANCHORED, captures, group + 1)) break;
+    if (!next(pos)) break;
     std::size_t match_start = static_cast<std::size_t>(captures[0].data() - text.data());
     std::size_t match_end = match_start + captures[0].size();
     const re2::StringPiece& value = captures[group].data() ? captures[group] : captures[0];

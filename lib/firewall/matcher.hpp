@@ -61,8 +61,16 @@ class Matcher {
   /// prefilter counts on their whitespace being collapsed).
   void candidates(View view, std::string_view text, std::uint8_t direction, std::vector<int>& out,
                   Strategy strategy = Strategy::automatic) const;
+  /// How spans() finds where a match starts. RE2 runs a reverse program back from the match's
+  /// end, compiled at the rule's first such search and as costly to compile as the rule; on a
+  /// short text, trying an anchored match at each position in turn finds the same leftmost
+  /// match for less than that compilation.
+  enum class SpanSearch { automatic, anchored, reverse };
+  static constexpr std::size_t anchored_spans_below = 256;
+
   /// Appends the validated spans of rule `index` in `text` (at most `limit`).
-  void spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit) const;
+  void spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit,
+             SpanSearch search = SpanSearch::automatic) const;
 
   /// Whether the sets are compiled (automatic candidates() then use them).
   bool compiled_all() const noexcept;

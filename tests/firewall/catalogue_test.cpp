@@ -138,6 +138,39 @@ TEST_CASE("the prefilter finds the same rules as the full sets") {
   CHECK(found > samples.size());  // the samples do make rules match
 }
 
+TEST_CASE("spans found by anchored tries are those the reverse search finds") {
+  // Every catalogue sample, alone and with a text around it, for every rule that matches it.
+  std::size_t compared = 0;
+  for (const auto& rule : sources()) {
+    for (const auto* list : {&rule.examples, &rule.near_misses}) {
+      for (const auto& s : *list) {
+        for (const std::string& sample : {s, "ok: " + s + " " + s + ", then more"}) {
+          Normalised norm;
+          normalise(sample, norm);
+          for (View view : {View::raw, View::text, View::keyword}) {
+            std::string_view text = view_of(view, sample, norm);
+            std::vector<int> matched;
+            matcher().candidates(view, text, direction_both, matched, Matcher::Strategy::sets);
+            for (int index : matched) {
+              std::vector<Hit> anchored, reverse;
+              matcher().spans(index, text, anchored, 64, Matcher::SpanSearch::anchored);
+              matcher().spans(index, text, reverse, 64, Matcher::SpanSearch::reverse);
+              INFO(matcher().rules()[static_cast<std::size_t>(index)].id << " in: " << text);
+              REQUIRE(anchored.size() == reverse.size());
+              for (std::size_t k = 0; k < anchored.size(); ++k) {
+                CHECK(anchored[k].start == reverse[k].start);
+                CHECK(anchored[k].end == reverse[k].end);
+              }
+              ++compared;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(compared > 1000);
+}
+
 TEST_CASE("every rule has an example and a near miss") {
   for (const auto& rule : sources()) {
     INFO(rule.id);
