@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "core/thread_name.hpp"
@@ -98,17 +99,73 @@ Matcher::Matcher(const std::vector<Rule>& rules, const PrefilterTables& tables)
   index_units();
 }
 
+namespace {
+
+// Where a pattern's first capturing group opens: a '(' not followed by '?', or a named group
+// ("(?P<name>", "(?<name>"), outside escapes and classes. npos when there is none; nullopt for
+// syntax this reading does not follow (\Q...\E quotes).
+std::optional<std::size_t> first_capturing_group(std::string_view p) {
+  if (p.find("\\Q") != std::string_view::npos) return std::nullopt;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      // A class ends at the first ']' that is not its first member ("[]a]", "[^]a]").
+      std::size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      for (; j < p.size() && p[j] != ']'; ++j) {
+        if (p[j] == '\\') ++j;
+      }
+      i = j;
+    } else if (c == '(') {
+      if (i + 1 >= p.size() || p[i + 1] != '?') return i;
+      if (p.compare(i + 1, 3, "?P<") == 0 || (p.compare(i + 1, 2, "?<") == 0 && p.compare(i + 1, 3, "?<=") != 0 &&
+                                              p.compare(i + 1, 3, "?<!") != 0)) {
+        return i;
+      }
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 // Which rules are a single unit (one alternative: the whole pattern), so a rule's RE2 and its
-// unit's can be one.
+// unit's can be one; and each rule's units, for spans.
 void Matcher::index_units() {
   rule_re_.assign(rules_.size(), nullptr);
   whole_unit_.assign(rules_.size(), no_unit);
-  std::vector<std::uint32_t> count(rules_.size(), 0);
   const auto& t = prefilter_.tables();
-  for (std::uint32_t u = 0; u < t.units; ++u) count[t.unit_rule[u]]++;
+  first_unit_.assign(rules_.size(), 0);
+  unit_count_.assign(rules_.size(), 0);
+  unit_value_.assign(t.units, 0);
   for (std::uint32_t u = 0; u < t.units; ++u) {
     const std::uint32_t r = t.unit_rule[u];
-    if (count[r] == 1 && t.unit_begin[u] == 0 && t.unit_end[u] == rules_[r].pattern.size()) whole_unit_[r] = u;
+    if (unit_count_[r] == 0) first_unit_[r] = u;
+    unit_count_[r]++;
+  }
+  for (std::uint32_t r = 0; r < rules_.size(); ++r) {
+    const std::uint32_t first = first_unit_[r], n = unit_count_[r];
+    if (n == 0) continue;
+    if (n == 1 && t.unit_begin[first] == 0 && t.unit_end[first] == rules_[r].pattern.size()) whole_unit_[r] = first;
+    // Units in pattern order, one after another, and the first capturing group placed: else
+    // spans come from the whole pattern.
+    bool in_order = true;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const std::uint32_t u = first + k;
+      if (t.unit_rule[u] != r || (k > 0 && t.unit_begin[u] < t.unit_end[u - 1])) in_order = false;
+    }
+    const auto group = first_capturing_group(rules_[r].pattern);
+    if (!in_order || !group) {
+      unit_count_[r] = 0;
+      continue;
+    }
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const std::uint32_t u = first + k;
+      unit_value_[u] = *group >= t.unit_begin[u] && *group < t.unit_end[u];
+    }
   }
 }
 
@@ -257,22 +314,53 @@ void Matcher::candidates(View view, std::string_view text, std::uint8_t directio
 void Matcher::spans(int index, std::string_view text, std::vector<Hit>& out, std::size_t limit,
                     SpanSearch search) const {
   const auto i = static_cast<std::size_t>(index);
-  const RE2& re = compiled(i);
   const Rule& rule = rules_[i];
-  const int group = value_group_[i];
+  if (search == SpanSearch::automatic) {
+    search = text.size() < anchored_spans_below ? SpanSearch::alternatives_anchored : SpanSearch::whole_reverse;
+  }
+  const bool anchored = search == SpanSearch::whole_anchored || search == SpanSearch::alternatives_anchored;
+  const bool alternatives = (search == SpanSearch::alternatives_anchored || search == SpanSearch::alternatives_reverse) &&
+                            unit_count_[i] > 1;
+  // What runs: the whole pattern, or each of its units (a pattern of one unit is its unit).
+  const std::uint32_t first = alternatives ? first_unit_[i] : 0, count = alternatives ? unit_count_[i] : 1;
+  auto pattern_of = [&](std::uint32_t k) -> const RE2& { return alternatives ? compiled_unit(first + k) : compiled(i); };
+  auto group_of = [&](std::uint32_t k) {
+    if (!alternatives) return value_group_[i];
+    return unit_value_[first + k] && pattern_of(k).NumberOfCapturingGroups() >= 1 ? 1 : 0;
+  };
+  if (!alternatives) (void)compiled(i);  // (sets value_group_)
   re2::StringPiece input(text.data(), text.size());
-  re2::StringPiece captures[2];
-  const bool anchored =
-      search == SpanSearch::anchored || (search == SpanSearch::automatic && text.size() < anchored_spans_below);
-  // The leftmost match at or after `from`: the first position where an anchored match
-  // succeeds is where RE2's unanchored search would have found it, with the same preferred
-  // match there (the whole text stays the context of \b and ^ either way).
+  re2::StringPiece captures[2], candidate[2];
+  int group = 0;
+  // The leftmost match at or after `from`, as the whole pattern finds it: the leftmost start
+  // of any unit, the first unit in pattern order at that start, and its preferred match there.
+  // An anchored match tried at each position in turn succeeds first where an unanchored search
+  // would have started (the whole text stays the context of \b and ^ either way).
   auto next = [&](std::size_t from) {
-    if (!anchored) return re.Match(input, from, text.size(), RE2::UNANCHORED, captures, group + 1);
-    for (std::size_t at = from; at <= text.size(); ++at) {
-      if (re.Match(input, at, text.size(), RE2::ANCHOR_START, captures, group + 1)) return true;
+    if (anchored) {
+      for (std::size_t at = from; at <= text.size(); ++at) {
+        for (std::uint32_t k = 0; k < count; ++k) {
+          const int g = group_of(k);
+          if (pattern_of(k).Match(input, at, text.size(), RE2::ANCHOR_START, captures, g + 1)) {
+            group = g;
+            return true;
+          }
+        }
+      }
+      return false;
     }
-    return false;
+    bool matched = false;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      const int g = group_of(k);
+      if (!pattern_of(k).Match(input, from, text.size(), RE2::UNANCHORED, candidate, g + 1)) continue;
+      if (!matched || candidate[0].data() < captures[0].data()) {
+        captures[0] = candidate[0];
+        captures[1] = g ? candidate[1] : re2::StringPiece();
+        group = g;
+        matched = true;
+      }
+    }
+    return matched;
   };
   std::size_t pos = 0, found = 0;
   while (pos <= text.size() && found < limit) {

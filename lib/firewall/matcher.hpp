@@ -61,11 +61,17 @@ class Matcher {
   /// prefilter counts on their whitespace being collapsed).
   void candidates(View view, std::string_view text, std::uint8_t direction, std::vector<int>& out,
                   Strategy strategy = Strategy::automatic) const;
-  /// How spans() finds where a match starts. RE2 runs a reverse program back from the match's
-  /// end, compiled at the rule's first such search and as costly to compile as the rule; on a
-  /// short text, trying an anchored match at each position in turn finds the same leftmost
-  /// match for less than that compilation.
-  enum class SpanSearch { automatic, anchored, reverse };
+  /// How spans() finds matches. All give the same spans; tests compare them.
+  ///  - What runs: the whole rule, or its top-level alternatives (units) one by one, the first
+  ///    to match at the leftmost position winning, as in the whole rule. The units are those
+  ///    the prefilter tier compiled already; the whole of a rule with several is one more
+  ///    compilation.
+  ///  - Where a match starts: RE2 runs a reverse program back from the match's end, compiled at
+  ///    the first such search and as costly to compile as the pattern; trying an anchored match
+  ///    at each position in turn finds the same leftmost match for less on a short text.
+  /// Automatic: alternatives and anchored tries on a text under anchored_spans_below bytes,
+  /// else the whole rule and its reverse program.
+  enum class SpanSearch { automatic, whole_reverse, whole_anchored, alternatives_reverse, alternatives_anchored };
   static constexpr std::size_t anchored_spans_below = 256;
 
   /// Appends the validated spans of rule `index` in `text` (at most `limit`).
@@ -99,6 +105,10 @@ class Matcher {
   mutable std::vector<const re2::RE2*> rule_re_;  // compiled_[i], or its only unit's
   static constexpr std::uint32_t no_unit = 0xFFFFFFFF;
   std::vector<std::uint32_t> whole_unit_;  // per rule: its only unit, or no_unit
+  // Per rule: its units are first_unit_[r] .. first_unit_[r] + unit_count_[r] - 1, or none
+  // (unit_count_ 0) when its spans must come from the whole pattern.
+  std::vector<std::uint32_t> first_unit_, unit_count_;
+  std::vector<std::uint8_t> unit_value_;  // per unit: holds its rule's first capturing group
   mutable std::unique_ptr<std::once_flag[]> unit_once_;  // the prefilter's units, alone
   mutable std::vector<std::unique_ptr<re2::RE2>> unit_compiled_;
   mutable std::once_flag sets_once_;

@@ -235,6 +235,42 @@ TEST_CASE("custom rules get a prefilter of their own, with the same answers as t
   CHECK(found == std::vector<int>{0});
 }
 
+TEST_CASE("a rule's spans from its alternatives are those of the whole pattern, values included") {
+  // A value (capturing group) in the first alternative, in a later one only, in several;
+  // alternatives that match at the same place (the first in the pattern wins), an empty one.
+  Matcher matcher({rule("a", "key=([0-9]+)|id ([a-z]+)|#[0-9]+"), rule("b", "ab|a(b+)c|(?P<x>b)"),
+                   rule("c", "token ([a-z]{3})|\\bx(?:y|z)|[(]q[)]"), rule("d", "aa|a|"),
+                   rule("e", "(?i)ab|cd"), rule("f", "\\Q(a)\\E|b(c)")});
+  for (const char* text : {"key=42 id abc #7 key=9", "abbc ab abc b", "token xyz xy xz (q) tokens",
+                           "aaa a", "AB cd", "(a) bc", ""}) {
+    for (int index = 0; index < static_cast<int>(matcher.rules().size()); ++index) {
+      std::vector<Hit> reference;
+      matcher.spans(index, text, reference, 64, Matcher::SpanSearch::whole_reverse);
+      for (auto search : {Matcher::SpanSearch::whole_anchored, Matcher::SpanSearch::alternatives_reverse,
+                          Matcher::SpanSearch::alternatives_anchored}) {
+        std::vector<Hit> found;
+        matcher.spans(index, text, found, 64, search);
+        INFO("rule " << matcher.rules()[static_cast<std::size_t>(index)].id << ", way " << static_cast<int>(search)
+                     << ", text: " << text);
+        REQUIRE(found.size() == reference.size());
+        for (std::size_t k = 0; k < found.size(); ++k) {
+          CHECK(found[k].start == reference[k].start);
+          CHECK(found[k].end == reference[k].end);
+        }
+      }
+    }
+  }
+  // The values themselves: "42" and "9" (the group), "abc" (another alternative's group is not
+  // the rule's first: the whole match), "#7".
+  std::vector<Hit> hits;
+  matcher.spans(0, "key=42 id abc #7 key=9", hits, 64, Matcher::SpanSearch::alternatives_anchored);
+  REQUIRE(hits.size() == 4);
+  CHECK(hits[0].start == 4);
+  CHECK(hits[0].end == 6);
+  CHECK(hits[1].start == 7);
+  CHECK(hits[1].end == 13);
+}
+
 TEST_CASE("a busy matcher moves to the compiled sets in the background, with the same answers") {
   Matcher matcher({rule("a", "\\bsecret (?:plan|code)s?\\b"), rule("b", "ignore (?:all )?rules")});
   std::vector<int> before;
