@@ -38,12 +38,32 @@ KnowledgeBase::Impl::ReadLease::ReadLease(Impl& impl) : impl_(impl) {
   }
   if (!owned_.connection) {
     impl.check_open();
-    owned_.connection = std::make_unique<Connection>(impl.path, false);
-    knowledge::configure_connection(*owned_.connection, false, impl.options.synchronous);
-    knowledge::register_ranking(*owned_.connection, impl.token_counts);
+    owned_.connection = impl.open_reader();
   }
   connection_ = owned_.connection.get();
   snippets_ = &owned_.snippets;
+}
+
+std::unique_ptr<Connection> KnowledgeBase::Impl::open_reader() const {
+  auto connection = std::make_unique<Connection>(path, false);
+  knowledge::configure_connection(*connection, false, options.synchronous);
+  knowledge::register_ranking(*connection, token_counts);
+  return connection;
+}
+
+void KnowledgeBase::Impl::prepare_reader() noexcept {
+  try {
+    {
+      std::lock_guard lock(pool_mutex);
+      if (closed.load() || !pool.empty() || options.read_connections == 0) return;
+    }
+    Reader reader;
+    reader.connection = open_reader();
+    knowledge::prepare_search_statements(*reader.connection);
+    std::lock_guard lock(pool_mutex);
+    if (!closed.load() && pool.size() < options.read_connections) pool.push_back(std::move(reader));
+  } catch (...) {
+  }
 }
 
 KnowledgeBase::Impl::ReadLease::~ReadLease() {
@@ -135,6 +155,7 @@ void KnowledgeBase::Impl::load() noexcept {
       index_loaded.notify_all();
     }
     open_index(*writer, &stop_loading);
+    if (!stop_loading.load()) prepare_reader();
   } catch (...) {
     Error error = error_from_current_exception();
     try {

@@ -23,6 +23,11 @@
 
 namespace keel {
 
+namespace knowledge {
+/// Compiles into `connection`'s statement cache what every search runs (search.cpp).
+void prepare_search_statements(Connection& connection);
+}  // namespace knowledge
+
 struct KnowledgeBase::Impl {
   std::string path;
   bool memory = false;  // ":memory:": one connection, no index file
@@ -145,8 +150,15 @@ struct KnowledgeBase::Impl {
   // knowledge_base.cpp
   /// Starts the loader thread (or, when no thread can be started, loads here).
   void start_loading();
-  /// The loader's work: token counts, then open_index(), then the "kb.index" event.
+  /// The loader's work: token counts, then open_index(), then a reader for the pool, then the
+  /// "kb.index" event.
   void load() noexcept;
+  /// A reader connection for a file base: opened, configured, ranking registered.
+  std::unique_ptr<knowledge::Connection> open_reader() const;
+  /// Puts a reader in an empty pool, its search statements compiled, so that the first search
+  /// does not open one (SQLite reads the whole schema: ~1 ms). Best effort: a reader that
+  /// cannot be opened now is opened by the first search, which reports why.
+  void prepare_reader() noexcept;
   /// Asks the loader to give up and waits for it; true when it had loaded the index.
   bool stop_loader();
 

@@ -22,6 +22,12 @@ using knowledge::Connection;
 
 namespace {
 
+// The statements every search runs (a filter or graph expansion adds others).
+constexpr const char* keyword_sql =
+    "SELECT rowid, keel_bm25(documents_fts) AS score FROM documents_fts "
+    "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2";
+constexpr const char* hit_sql = "SELECT id, text, metadata FROM documents WHERE label = ?1";
+
 using Clock = std::chrono::steady_clock;
 
 std::int64_t micros(Clock::time_point start) {
@@ -90,9 +96,7 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::string& mat
                                           std::size_t want) {
   std::vector<Candidate> out;
   if (check.empty()) {
-    auto rows = db.prepare(
-        "SELECT rowid, keel_bm25(documents_fts) AS score FROM documents_fts "
-        "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2");
+    auto rows = db.prepare(keyword_sql);
     rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(want));
     while (rows.step())
       out.push_back({rows.int64(0), -rows.real(1), 0});
@@ -257,6 +261,11 @@ void check_query(const SearchQuery& q, std::size_t dimension) {
 
 }  // namespace
 
+void knowledge::prepare_search_statements(Connection& connection) {
+  (void)connection.prepare(keyword_sql);
+  (void)connection.prepare(hit_sql);
+}
+
 SearchResult KnowledgeBase::search(std::string_view text, std::size_t k) const {
   SearchQuery query;
   query.text = std::string(text);
@@ -348,7 +357,7 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
                                       query.snippet_ellipsis};
   for (const auto& candidate : fused) {
     if (result.hits.size() >= query.k) break;
-    auto row = db->prepare("SELECT id, text, metadata FROM documents WHERE label = ?1");
+    auto row = db->prepare(hit_sql);
     if (!row.bind(1, candidate.label).step()) continue;  // deleted while we searched
     SearchHit hit;
     hit.id = std::string(row.text(0));

@@ -284,6 +284,33 @@ TEST_CASE("the index event says how long the load took and how the index was obt
   CHECK(events[0]["path"] == path);
 }
 
+TEST_CASE("once the index is loaded a reader is ready: the first search opens no connection") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 20);
+  // Each SQLite connection holds the database file open once.
+  auto open_files = [&] {
+    int n = 0;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code error;
+      if (std::filesystem::read_symlink(fd.path(), error) == std::filesystem::path(path)) ++n;
+    }
+    return n;
+  };
+  std::promise<void> loaded;
+  auto options = small_options();
+  options.events = [&](const Json& event) {
+    if (event["type"] == "kb.index") loaded.set_value();
+  };
+  auto kb = KnowledgeBase::open(path, options);
+  REQUIRE(loaded.get_future().wait_for(30s) == std::future_status::ready);
+  CHECK(open_files() == 2);  // the writer, and the reader the loader opened
+  CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
+  CHECK(open_files() == 2);
+  kb.close();
+  CHECK(open_files() == 0);
+}
+
 TEST_CASE("the index event's sink may close the base from the loader's thread") {
   TempDir dir;
   const auto path = dir.file("kb.db");
