@@ -5,6 +5,8 @@
 #include <set>
 #include <utility>
 
+#include "core/text.hpp"
+
 namespace keel::firewall {
 
 namespace {
@@ -209,24 +211,6 @@ Info repeat(Info a, int min, int max, Whitespace whitespace) {  // max < 0: unbo
   }
   if (copies == min && max == min) return head;
   return as_match(std::move(head));  // these, then more
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -501,7 +485,7 @@ class Analysis {
       case 'v': return character("\v", fold);
       case 'x': {
         std::string s;
-        append_utf8(s, hex_escape());
+        detail::append_utf8(s, hex_escape());
         return character(std::move(s), fold);
       }
       default:
@@ -532,7 +516,7 @@ class Analysis {
       }
       for (std::uint32_t cp = lo; cp <= hi; ++cp) {
         std::string s;
-        append_utf8(s, cp);
+        detail::append_utf8(s, cp);
         Info one = character(std::move(s), fold);
         if (!one.exact) large = true;
         else members.insert(one.strings.begin(), one.strings.end());

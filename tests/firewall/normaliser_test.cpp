@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 
+#include "core/text.hpp"
 #include "firewall/normaliser.hpp"
 
 using namespace keel::firewall;
@@ -13,24 +14,6 @@ Normalised views(std::string_view text) {
   Normalised n;
   normalise(text, n);
   return n;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // What the prefilter relies on (Whitespace::collapsed): the only whitespace in the text and
@@ -148,10 +131,10 @@ TEST_CASE("the text and keyword views hold single spaces and line breaks, no oth
   for (char32_t cp = 1; cp < 0x110000; ++cp) {
     if (cp >= 0xD800 && cp < 0xE000) continue;
     std::string text = "a ";
-    append_utf8(text, cp);
+    keel::detail::append_utf8(text, cp);
     text += " b";
-    append_utf8(text, cp);
-    append_utf8(text, cp);
+    keel::detail::append_utf8(text, cp);
+    keel::detail::append_utf8(text, cp);
     text += "c";
     auto n = views(text);
     if (!collapsed(n.text) || !collapsed(n.keyword)) {
@@ -165,7 +148,7 @@ TEST_CASE("the text and keyword views hold single spaces and line breaks, no oth
   std::mt19937 random(11);
   for (int round = 0; round < 50000; ++round) {
     std::string text;
-    for (int k = 0, n = static_cast<int>(random() % 12); k < n; ++k) append_utf8(text, pool[random() % std::size(pool)]);
+    for (int k = 0, n = static_cast<int>(random() % 12); k < n; ++k) keel::detail::append_utf8(text, pool[random() % std::size(pool)]);
     auto n = views(text);
     CHECK(collapsed(n.text));
     CHECK(collapsed(n.keyword));
