@@ -183,10 +183,13 @@ namespace {
 
 // Stops waiting for an in-process handler at the caller's deadline or cancellation: `done` then
 // gets timeout or cancelled at once, the handler's own token is cancelled, and whatever it
-// returns later is dropped. (Skills are killed by their runner instead.)
+// returns later is dropped; so is an answer given after the deadline, even one that comes
+// before the deadline's timer has run (the C ABI tells a handler it is cancelled once the
+// deadline has passed). (Skills are killed by their runner instead.)
 struct Watch {
   std::mutex mutex;
   bool finished = false;
+  Deadline deadline;
   Callback<Json> done;
   CancellationSource handler_cancel;
   Timer timer;
@@ -217,6 +220,7 @@ Callback<Json> watched(const std::string& name, ToolContext& context, Callback<J
   if (!context.deadline.is_set() && !context.cancel.can_be_cancelled()) return done;
   auto watch = std::make_shared<Watch>();
   watch->done = std::move(done);
+  watch->deadline = context.deadline;
   CancellationToken caller_token = context.cancel;
   context.cancel = watch->handler_cancel.token();
   // The timer and the registration hold the watch: a handler that drops its callback must not
@@ -237,7 +241,13 @@ Callback<Json> watched(const std::string& name, ToolContext& context, Callback<J
     watch->timer = timer;
     watch->caller = std::move(registration);
   }
-  return [watch](Result<Json> result) { complete(watch, std::move(result), false); };
+  return [watch, name](Result<Json> result) {
+    if (watch->deadline.is_set() && watch->deadline.expired()) {
+      complete(watch, Error(Errc::timeout, name + ": no answer before the deadline"), true);
+    } else {
+      complete(watch, std::move(result), false);
+    }
+  };
 }
 
 }  // namespace

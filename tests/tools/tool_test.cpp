@@ -116,6 +116,22 @@ TEST_CASE("an asynchronous handler completes once, from its own thread") {
   CHECK(error_of(throws, {{"a", 1}, {"b", 2}}).code() == Errc::tool);
 }
 
+TEST_CASE("an answer given once the deadline has passed is a timeout, even before its timer runs") {
+  // The handler answers as soon as it sees the deadline passed, racing the deadline's timer:
+  // the caller gets the timeout either way (once a handler may know it is too late, its answer
+  // must not count).
+  Tool eager(add_spec(), [](const Json&, const ToolContext& context) {
+    while (!context.deadline.expired()) std::this_thread::sleep_for(100us);
+    return Json("late");
+  });
+  for (int round = 0; round < 20; ++round) {
+    ToolContext context;
+    context.deadline = Deadline::after(5ms);
+    auto error = error_of(eager, {{"a", 1}, {"b", 2}}, context);
+    CHECK(error.code() == Errc::timeout);
+  }
+}
+
 TEST_CASE("a handler still busy at the deadline or a cancellation is not waited for") {
   std::atomic<bool> saw_cancel{false};
   std::atomic<int> finished{0};
