@@ -6,14 +6,13 @@
 //   header: JSON {"config": RouterConfig, "dimension", "embedder", "vectors": [n per route]}
 //   payload: per utterance, u32 nnz, nnz × u32 index, nnz × f32 value
 //   u64 checksum of everything before it
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 
+#include "core/files.hpp"
 #include "router/router_impl.hpp"
 #include "vector/checksum.hpp"
 
@@ -233,34 +232,6 @@ class Reader {
 
 std::string errno_text() { return std::strerror(errno); }
 
-void write_atomically(const std::string& path, const std::string& data) {
-  const std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(Errc::io, "cannot create " + temporary + ": " + errno_text());
-  std::size_t written = 0;
-  while (written < data.size()) {
-    ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string why = errno_text();
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      throw Error(Errc::io, "cannot write " + temporary + ": " + why);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = errno_text();
-    ::unlink(temporary.c_str());
-    throw Error(Errc::io, "cannot sync " + temporary + ": " + why);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(temporary.c_str());
-    throw Error(Errc::io, "cannot rename " + temporary + " to " + path + ": " + why);
-  }
-}
-
 std::string read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(Errc::io, "cannot open " + path + ": " + errno_text());
@@ -295,7 +266,7 @@ void Router::save(const std::string& path) const {
     }
   }
   put(out, vector::checksum(out.data(), out.size()));
-  write_atomically(path, out);
+  detail::write_file_atomically(path, out);
 }
 
 Router Router::load(const std::string& path, Options options) {

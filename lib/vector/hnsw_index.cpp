@@ -62,6 +62,7 @@ namespace {
 #pragma GCC diagnostic pop
 #endif
 
+#include "core/files.hpp"
 #include "keel/error.hpp"
 #include "keel/executor.hpp"
 #include "vector/checksum.hpp"
@@ -244,15 +245,6 @@ char* allocate_for_huge_pages(std::size_t bytes) {
   return static_cast<char*>(std::malloc(bytes));
 }
 
-void sync_directory_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -564,7 +556,7 @@ void HnswIndex::save(const std::string& path, FileInfo info) const {
     if (::rename(temporary.c_str(), path.c_str()) != 0) {
       throw Error(Errc::io, "cannot rename " + temporary + " to " + path + ": " + errno_text());
     }
-    sync_directory_of(path);
+    detail::sync_directory_of(path);
   } catch (...) {
     ::unlink(temporary.c_str());
     rethrow_as_keel_error("saving the index");
