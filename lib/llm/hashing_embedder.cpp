@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -566,10 +567,13 @@ void HashingEmbedder::fit(const std::vector<std::string>& corpus) {
     auto next = std::make_shared<Impl>();
     next->options = impl_->options;
     const std::size_t dimension = next->options.dimension;
+    if (corpus.size() >= std::numeric_limits<std::uint32_t>::max()) {
+      throw Error(Errc::limit_exceeded, "hashing embedder: fit() takes fewer than 2^32 texts");
+    }
     std::vector<std::uint32_t> df(dimension, 0);
-    std::vector<std::size_t> last_document(dimension, 0);  // 0: not seen in this document
+    std::vector<std::uint32_t> last_document(dimension, 0);  // 0: not seen in this document
     std::string token;
-    std::size_t document = 0;
+    std::uint32_t document = 0;
     for (const std::string& text : corpus) {
       ++document;
       tokenise(text, token, [&](std::string_view bytes) {
@@ -582,8 +586,12 @@ void HashingEmbedder::fit(const std::vector<std::string>& corpus) {
     }
     const double n = static_cast<double>(corpus.size());
     next->idf.resize(dimension);
+    // One logarithm per distinct document frequency (most buckets share a few), not per bucket.
+    std::unordered_map<std::uint32_t, float> weight_of;
     for (std::size_t b = 0; b < dimension; ++b) {
-      next->idf[b] = static_cast<float>(std::log((1.0 + n) / (1.0 + df[b])) + 1.0);
+      auto [at, added] = weight_of.try_emplace(df[b], 0.0f);
+      if (added) at->second = static_cast<float>(std::log((1.0 + n) / (1.0 + df[b])) + 1.0);
+      next->idf[b] = at->second;
     }
     impl_ = std::move(next);
   } catch (...) {

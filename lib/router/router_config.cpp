@@ -1,5 +1,6 @@
 // The router's JSON: routes files, requests, examples, results and reports.
 #include <re2/re2.h>
+#include <re2/set.h>
 
 #include <set>
 
@@ -55,10 +56,14 @@ RouteCondition RouteCondition::from_json(const Json& json, const std::string& pa
   if (r.has("regex")) {
     ++kinds;
     c.regex = r.required<std::string>("regex");
+    // Parsed, not compiled, so that a bad pattern is reported at its path: the condition tier
+    // compiles every pattern once, into one set (a compile here took a fifth of a router's
+    // construction).
     RE2::Options options;
     options.set_log_errors(false);
-    RE2 compiled(c.regex, options);
-    if (!compiled.ok()) throw_config_error(r.path_of("regex"), compiled.error());
+    RE2::Set parsed(options, RE2::UNANCHORED);
+    std::string error;
+    if (parsed.Add(c.regex, &error) < 0) throw_config_error(r.path_of("regex"), error);
   }
   if (r.has("metadata")) {
     ++kinds;
