@@ -63,9 +63,9 @@ class Matcher {
                   Strategy strategy = Strategy::automatic) const;
   /// How spans() finds matches. All give the same spans; tests compare them.
   ///  - What runs: the whole rule, or its top-level alternatives (units) one by one, the first
-  ///    to match at the leftmost position winning, as in the whole rule. The units are those
-  ///    the prefilter tier compiled already; the whole of a rule with several is one more
-  ///    compilation.
+  ///    to match at the leftmost position winning, as in the whole rule. The units are compiled
+  ///    once and shared with the prefilter tier (which has compiled those it named); the whole
+  ///    of a rule with several is a compilation of its own.
   ///  - Where a match starts: RE2 runs a reverse program back from the match's end, compiled at
   ///    the first such search and as costly to compile as the pattern; trying an anchored match
   ///    at each position in turn finds the same leftmost match for less on a short text.
