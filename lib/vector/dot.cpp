@@ -139,12 +139,6 @@ DotFunction choose() noexcept {
 float dot_first(const float* a, const float* b, std::size_t n) noexcept;
 std::atomic<DotFunction> chosen{dot_first};
 
-float dot_first(const float* a, const float* b, std::size_t n) noexcept {
-  const DotFunction f = choose();
-  chosen.store(f, std::memory_order_relaxed);
-  return f(a, b, n);
-}
-
 DotFunction current() noexcept {
   DotFunction f = chosen.load(std::memory_order_relaxed);
   if (f == dot_first) {
@@ -153,6 +147,8 @@ DotFunction current() noexcept {
   }
   return f;
 }
+
+float dot_first(const float* a, const float* b, std::size_t n) noexcept { return current()(a, b, n); }
 
 }  // namespace
 
