@@ -155,9 +155,11 @@ struct Firewall::Impl {
       rule.severity = custom.severity;
       rule.view = view_from_name(custom.view, json_path_join(path, "view"));
       rule.directions = directions_from_name(custom.direction, json_path_join(path, "direction"));
-      // Compile here so a bad pattern is reported at its path, not by rule id alone.
-      RE2 probe(rule.pattern, RE2::Quiet);
-      if (!probe.ok()) throw_config_error(json_path_join(path, "pattern"), probe.error());
+      // Compiled here as the matcher will, so a bad pattern, or one too large for a rule's
+      // memory budget, is reported at its path rather than never matching.
+      if (auto error = Matcher::pattern_error(rule.pattern); !error.empty()) {
+        throw_config_error(json_path_join(path, "pattern"), error);
+      }
       custom_rules.push_back(std::move(rule));
     }
     // (Views of the rules, which the matchers below keep.)

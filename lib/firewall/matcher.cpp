@@ -62,6 +62,12 @@ std::vector<PrefilterUnit> units_of(const std::vector<Rule>& rules) {
 
 static_assert(view_count == prefilter_groups, "the prefilter's groups are the firewall's views");
 
+std::string Matcher::pattern_error(std::string_view pattern) {
+  RE2 probe(re2::StringPiece(pattern.data(), pattern.size()), rule_options());
+  if (probe.ok()) return {};
+  return probe.error().empty() ? std::string("invalid pattern") : probe.error();
+}
+
 struct Matcher::ViewSets {
   std::vector<std::unique_ptr<RE2::Set>> sets;
   std::vector<std::vector<int>> rules;  // per set: set index -> rule index

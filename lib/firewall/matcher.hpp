@@ -47,6 +47,11 @@ class Matcher {
 
   const std::vector<Rule>& rules() const noexcept { return rules_; }
 
+  /// Empty when a matcher can run `pattern`, else RE2's reason: compiled with the memory budget
+  /// the matcher gives a rule, so a pattern too large for it is refused when configured rather
+  /// than never matching.
+  static std::string pattern_error(std::string_view pattern);
+
   /// How candidates() finds matching rules. Both give the same rules; tests compare them.
   enum class Strategy {
     automatic,  // the sets when compiled (or for a long text), else the prefilter

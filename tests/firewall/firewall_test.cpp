@@ -251,6 +251,13 @@ TEST_CASE("allow-lists suppress findings inside them") {
 TEST_CASE("configuration errors name the JSON path") {
   CHECK(config_error(R"({"custom_rules": [{"id": "x", "pattern": "(unclosed"}]})")
             .starts_with("custom_rules[0].pattern:"));
+  // A pattern RE2 parses but cannot compile within a rule's memory budget (30,000 words in
+  // one alternation) is refused, not left to never match.
+  Json big = Json::parse(R"({"custom_rules": [{"id": "x", "pattern": ""}]})");
+  std::string words;
+  for (int i = 0; i < 30000; ++i) words += (i ? "|w" : "w") + std::to_string(i * 7919) + "x";
+  big["custom_rules"][0]["pattern"] = words;
+  CHECK(config_error(big.dump().c_str()) == "custom_rules[0].pattern: pattern too large - compile failed");
   CHECK(config_error(R"({"categories": {"pii.emial": {"enabled": false}}})") ==
         "categories[\"pii.emial\"]: unknown category");
   CHECK(config_error(R"({"thresholds": {"flag": 0.9, "block": 0.5}})")
