@@ -196,6 +196,8 @@ struct Watch {
   CancellationToken::Registration caller;
 };
 
+Error no_answer(const std::string& name) { return Error(Errc::timeout, name + ": no answer before the deadline"); }
+
 void complete(const std::shared_ptr<Watch>& watch, Result<Json> result, bool cancel_handler) {
   Callback<Json> done;
   Timer timer;
@@ -228,7 +230,7 @@ Callback<Json> watched(const std::string& name, ToolContext& context, Callback<J
   Timer timer;
   if (context.deadline.is_set()) {
     timer = executor.at(context.deadline, [watch, name](bool fired) {
-      if (fired) complete(watch, Error(Errc::timeout, name + ": no answer before the deadline"), true);
+      if (fired) complete(watch, no_answer(name), true);
     });
   }
   auto registration = caller_token.on_cancel([watch, name, &executor] {
@@ -243,7 +245,7 @@ Callback<Json> watched(const std::string& name, ToolContext& context, Callback<J
   }
   return [watch, name](Result<Json> result) {
     if (watch->deadline.is_set() && watch->deadline.expired()) {
-      complete(watch, Error(Errc::timeout, name + ": no answer before the deadline"), true);
+      complete(watch, no_answer(name), true);
     } else {
       complete(watch, std::move(result), false);
     }
