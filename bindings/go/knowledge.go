@@ -188,6 +188,7 @@ type KBStats struct {
 	Metric         string `json:"metric"`
 	DBBytes        int64  `json:"db_bytes"`
 	IndexBytes     int64  `json:"index_bytes"`
+	Quantization   string `json:"quantization"` // how the index keeps vectors: "int8" or "none"
 	IndexElements  int    `json:"index_elements"`
 	DeletedInIndex int    `json:"deleted_in_index"`
 	Index          string `json:"index"`

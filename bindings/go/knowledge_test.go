@@ -333,7 +333,8 @@ func TestKnowledgePersistsAcrossReopen(t *testing.T) {
 	}
 	stats, err := again.Stats()
 	must(t, err)
-	if stats.Dimension != 64 || stats.Documents != 43 || stats.Index != "loaded" || stats.Path != path {
+	if stats.Dimension != 64 || stats.Documents != 43 || stats.Index != "loaded" || stats.Path != path ||
+		stats.Quantization != "int8" {
 		t.Fatalf("stats: %+v", stats)
 	}
 	must(t, again.Compact())
@@ -349,6 +350,8 @@ func TestKnowledgeOpenErrors(t *testing.T) {
 	expectCode(t, err, ErrInvalidConfig, "dimensions")
 	_, err = OpenKnowledgeBase(":memory:", KBOptionsJSON(`{"hnsw": {"m": "many"}}`))
 	expectCode(t, err, ErrInvalidConfig, "hnsw.m")
+	_, err = OpenKnowledgeBase(":memory:", KBOptionsJSON(`{"hnsw": {"quantization": "int4"}}`))
+	expectCode(t, err, ErrInvalidConfig, "hnsw.quantization")
 	_, err = OpenKnowledgeBase(":memory:", KBOptionsJSON(`{"dimension": `))
 	expectCode(t, err, ErrParse, "")
 	_, err = OpenKnowledgeBase("")

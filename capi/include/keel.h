@@ -409,8 +409,9 @@ typedef struct keel_kb keel_kb;
 
 /** Opens or creates the knowledge base at `path` ("" is refused; ":memory:" for one in memory).
  * `options_json` may be NULL or {"dimension", "metric": "cosine" | "inner_product", "hnsw":
- * {"m", "ef_construction", "ef_search", "seed"}, "synchronous": "normal" | "full",
- * "embedder": {...}, "compaction": {...}, "read_connections", "index_threads"}. `embedder`
+ * {"m", "ef_construction", "ef_search", "seed", "quantization": "int8" | "none"},
+ * "synchronous": "normal" | "full", "embedder": {...}, "compaction": {...}, "read_connections",
+ * "index_threads"}. `embedder`
  * (may be NULL: the options' "embedder", else the built-in hashing embedder) is borrowed: the
  * base takes its own reference. Giving both is KEEL_INVALID_CONFIG. KEEL_IO names the path
  * when it cannot be opened; options contradicting the stored base or the embedder (dimension,

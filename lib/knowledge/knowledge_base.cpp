@@ -240,6 +240,10 @@ void check_options(const KnowledgeOptions& o) {
   if (o.hnsw.ef_construction < 10)
     throw_config_error("hnsw.ef_construction", "must be at least 10");
   if (o.hnsw.ef_search < 1) throw_config_error("hnsw.ef_search", "must be at least 1");
+  if (o.hnsw.quantization != VectorQuantization::none &&
+      o.hnsw.quantization != VectorQuantization::int8) {
+    throw_config_error("hnsw.quantization", "must be none or int8");
+  }
   if (o.synchronous != "normal" && o.synchronous != "full") {
     throw_config_error("synchronous", "must be one of normal, full");
   }
@@ -747,6 +751,8 @@ Json KnowledgeBase::stats() const {
   out["path"] = impl.path;
   out["dimension"] = impl.dimension;
   out["metric"] = impl.cosine ? "cosine" : "inner_product";
+  out["quantization"] =
+      index->quantization() == vector::Quantization::int8 ? "int8" : "none";
   out["index_elements"] = index->size() + index->deleted_count();
   out["deleted_in_index"] = index->deleted_count();
   out["index_bytes"] = impl.memory ? 0 : file_size(impl.index_path());

@@ -26,6 +26,11 @@ namespace keel {
 namespace knowledge {
 /// Compiles into `connection`'s statement cache what every search runs (search.cpp).
 void prepare_search_statements(Connection& connection);
+/// The index's form of the option.
+inline vector::Quantization index_quantization(VectorQuantization quantization) {
+  return quantization == VectorQuantization::int8 ? vector::Quantization::int8
+                                                  : vector::Quantization::none;
+}
 }  // namespace knowledge
 
 struct KnowledgeBase::Impl {
@@ -165,6 +170,9 @@ struct KnowledgeBase::Impl {
   // vector_store.cpp — all with the write lock held, or on the loader thread (which has the
   // writer connection to itself).
   std::string index_path() const { return path + ".hnsw"; }
+  vector::Quantization quantization() const {
+    return knowledge::index_quantization(options.hnsw.quantization);
+  }
   /// Loads the index file and catches it up, or rebuilds the index from SQLite. `stop` set
   /// (by close()) abandons it with Error(cancelled).
   void open_index(knowledge::Connection& connection, const std::atomic<bool>* stop = nullptr);

@@ -62,12 +62,19 @@ HnswOptions HnswOptions::from_json(const Json& json, const std::string& path) {
   out.ef_construction = static_cast<std::size_t>(reader.integer("ef_construction", 200, 10, 4096));
   out.ef_search = static_cast<std::size_t>(reader.integer("ef_search", 64, 1, 4096));
   out.seed = static_cast<std::size_t>(reader.integer("seed", 100, 0, INT64_MAX));
+  out.quantization = reader.choice("quantization", "none", {"none", "int8"}) == "int8"
+                         ? VectorQuantization::int8
+                         : VectorQuantization::none;
   reader.finish();
   return out;
 }
 
 Json HnswOptions::to_json() const {
-  return {{"m", m}, {"ef_construction", ef_construction}, {"ef_search", ef_search}, {"seed", seed}};
+  return {{"m", m},
+          {"ef_construction", ef_construction},
+          {"ef_search", ef_search},
+          {"seed", seed},
+          {"quantization", quantization == VectorQuantization::int8 ? "int8" : "none"}};
 }
 
 KnowledgeOptions KnowledgeOptions::from_json(const Json& json) {

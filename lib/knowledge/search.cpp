@@ -325,8 +325,14 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     impl.check_open();  // (close() drops the index)
     std::size_t ef = query.ef_search ? query.ef_search : impl.options.hnsw.ef_search;
     auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 1);
-    lists[knowledge::vector_signal].candidates = vector_candidates(
-        *index, *db, query_vector.data(), ef, check, sql_filter, want, result.vector_strategy);
+    auto& candidates = lists[knowledge::vector_signal].candidates;
+    candidates = vector_candidates(*index, *db, query_vector.data(), ef, check, sql_filter, want,
+                                   result.vector_strategy);
+    // An int8 index's similarity of unit vectors may stray just past 1: a cosine never does.
+    if (impl.cosine) {
+      for (auto& candidate : candidates)
+        candidate.score = std::clamp(candidate.score, -1.0, 1.0);
+    }
     result.timings_us["vector"] = micros(t);
   }
   if (query.use_graph || !query.seeds.empty()) {

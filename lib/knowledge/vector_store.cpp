@@ -75,9 +75,9 @@ void KnowledgeBase::Impl::add_vectors(vector::HnswIndex& target,
 std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(
     knowledge::Connection& connection, const std::atomic<bool>* stop) {
   std::size_t count = knowledge::document_count(connection);
-  auto fresh =
-      std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64, options.hnsw.m,
-                                          options.hnsw.ef_construction, options.hnsw.seed);
+  auto fresh = std::make_shared<vector::HnswIndex>(dimension, count + count / 8 + 64,
+                                                   options.hnsw.m, options.hnsw.ef_construction,
+                                                   options.hnsw.seed, quantization());
   auto rows = connection.prepare("SELECT label, vector FROM vectors ORDER BY label");
   knowledge::add_rows(*this, *fresh, rows, stop);
   return fresh;
@@ -92,7 +92,8 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
   }
   vector::HnswIndex::FileInfo info;
   std::string rejection;
-  auto loaded = vector::HnswIndex::load(index_path(), dimension, owner, &info, &rejection, stop);
+  auto loaded = vector::HnswIndex::load(index_path(), dimension, quantization(), owner, &info,
+                                        &rejection, stop);
   knowledge::check_not_stopped(*this, stop);
   auto rebuild = [&](std::string reason) {
     loaded.reset();
@@ -131,7 +132,7 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
 
 void KnowledgeBase::Impl::save_index(knowledge::Connection& connection) {
   if (memory || !index_changed) return;
-  current_index()->save(index_path(), {owner, generation, 0, 0, 0});
+  current_index()->save(index_path(), {owner, generation});
   index_changed = false;
   // The file now covers every deletion so far: their tombstones are needed no more.
   knowledge::Transaction transaction(connection);

@@ -75,24 +75,56 @@ static_assert(sizeof(hnswlib::labeltype) == sizeof(HnswIndex::Label));
 
 using Graph = hnswlib::HierarchicalNSW<float>;
 
-// Inner-product space whose distance is 1 - dot, with keel's run-time dispatched dot().
+// Inner-product space whose distance is 1 - dot, with keel's run-time dispatched dot(). An int8
+// element is its scale (a float) and then its int8 values.
 class DotSpace : public hnswlib::SpaceInterface<float> {
  public:
-  explicit DotSpace(std::size_t dimension) : dimension_(dimension) {}
-  std::size_t get_data_size() override { return dimension_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
+  DotSpace(std::size_t dimension, Quantization quantization)
+      : dimension_(dimension), quantization_(quantization) {}
+  std::size_t get_data_size() override { return data_size(); }
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return quantization_ == Quantization::int8 ? &distance_i8 : &distance;
+  }
   void* get_dist_func_param() override { return &dimension_; }
+
+  std::size_t data_size() const {
+    return quantization_ == Quantization::int8 ? sizeof(float) + dimension_
+                                               : dimension_ * sizeof(float);
+  }
+  Quantization quantization() const { return quantization_; }
+  /// The bytes element() may write: none for float vectors, stored as given.
+  std::size_t buffer_size() const { return quantization_ == Quantization::none ? 0 : data_size(); }
+  /// The element hnswlib stores for `vector`: the vector itself, or its quantised form written
+  /// to `buffer` (data_size() bytes).
+  const void* element(const float* vector, char* buffer) const {
+    if (quantization_ == Quantization::none) return vector;
+    const float scale =
+        quantize_i8(vector, dimension_, reinterpret_cast<std::int8_t*>(buffer + sizeof scale));
+    std::memcpy(buffer, &scale, sizeof scale);
+    return buffer;
+  }
 
  private:
   static float distance(const void* a, const void* b, const void* dimension) {
     return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b),
                       *static_cast<const std::size_t*>(dimension));
   }
+  static float distance_i8(const void* a, const void* b, const void* dimension) {
+    float scale_a, scale_b;
+    std::memcpy(&scale_a, a, sizeof scale_a);
+    std::memcpy(&scale_b, b, sizeof scale_b);
+    const auto* qa = static_cast<const std::int8_t*>(a) + sizeof scale_a;
+    const auto* qb = static_cast<const std::int8_t*>(b) + sizeof scale_b;
+    return 1.0f -
+           scale_a * scale_b *
+               static_cast<float>(dot_i8(qa, qb, *static_cast<const std::size_t*>(dimension)));
+  }
   std::size_t dimension_;
+  Quantization quantization_;
 };
 
 constexpr char file_magic[8] = {'K', 'E', 'E', 'L', 'H', 'N', 'S', 'W'};
-constexpr std::uint32_t file_version = 1;
+constexpr std::uint32_t file_version = 2;  // 2: the quantization field
 
 // The file: this header, then hnswlib 0.6.2's own saveIndex layout (so a file stripped of the
 // header is a plain hnswlib index).
@@ -101,6 +133,8 @@ struct FileHeader {
   std::uint32_t version;
   std::uint32_t header_size;
   std::uint64_t dimension;
+  std::uint32_t quantization;  // Quantization
+  std::uint32_t reserved;      // zero
   std::uint64_t owner;
   std::uint64_t generation;
   std::uint64_t max_label;
@@ -109,7 +143,7 @@ struct FileHeader {
   std::uint64_t payload_checksum;
   std::uint64_t header_checksum;  // of the bytes above
 };
-static_assert(sizeof(FileHeader) == 80);
+static_assert(sizeof(FileHeader) == 88);
 
 // hnswlib's fixed fields at the start of the payload.
 #pragma pack(push, 1)
@@ -131,7 +165,20 @@ struct GraphHeader {
 #pragma pack(pop)
 static_assert(sizeof(GraphHeader) == 96);
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+const char* quantization_name(std::uint32_t quantization) {
+  switch (quantization) {
+    case static_cast<std::uint32_t>(Quantization::none):
+      return "none";
+    case static_cast<std::uint32_t>(Quantization::int8):
+      return "int8";
+    default:
+      return "unknown";
+  }
+}
 
 class FileWriter {
  public:
@@ -245,11 +292,10 @@ char* allocate_for_huge_pages(std::size_t bytes) {
   return static_cast<char*>(std::malloc(bytes));
 }
 
-
 }  // namespace
 
 struct HnswIndex::State {
-  explicit State(std::size_t dimension) : space(dimension) {}
+  State(std::size_t dimension, Quantization quantization) : space(dimension, quantization) {}
   DotSpace space;  // must outlive graph, which points into it
   std::unique_ptr<Graph> graph;
   Label max_label = 0;
@@ -289,12 +335,13 @@ namespace {
 }  // namespace
 
 HnswIndex::HnswIndex(std::size_t dimension, std::size_t max_elements, std::size_t M,
-                     std::size_t ef_construction, std::size_t seed)
+                     std::size_t ef_construction, std::size_t seed, Quantization quantization)
     : dimension_(dimension) {
   if (dimension == 0) throw Error(Errc::invalid_argument, "vector index: dimension must be > 0");
-  if (M < 2 || M > 10000) throw Error(Errc::invalid_argument, "vector index: M must be in 2..10000");
+  if (M < 2 || M > 10000)
+    throw Error(Errc::invalid_argument, "vector index: M must be in 2..10000");
   try {
-    state_ = std::make_unique<State>(dimension);
+    state_ = std::make_unique<State>(dimension, quantization);
     state_->graph = std::make_unique<Graph>(&state_->space, std::max<std::size_t>(max_elements, 16),
                                             M, ef_construction, seed);
     state_->graph->metric_distance_computations = 0;
@@ -308,6 +355,10 @@ HnswIndex::HnswIndex(std::size_t dimension, std::unique_ptr<State> state)
     : dimension_(dimension), state_(std::move(state)) {}
 
 HnswIndex::~HnswIndex() = default;
+
+Quantization HnswIndex::quantization() const noexcept {
+  return state_->space.quantization();
+}
 
 HnswIndex::HnswIndex(HnswIndex&& other) noexcept
     : dimension_(other.dimension_), state_(std::move(other.state_)) {}
@@ -352,7 +403,8 @@ void HnswIndex::add(Label label, const float* vector) {
   grow_for(1);
   make_add_locks();
   try {
-    state_->graph->addPoint(vector, label);
+    std::vector<char> buffer(state_->space.buffer_size());
+    state_->graph->addPoint(state_->space.element(vector, buffer.data()), label);
   } catch (...) {
     rethrow_as_keel_error("adding a vector");
   }
@@ -368,12 +420,27 @@ void HnswIndex::add_batch(std::size_t n, const Label* labels, const float* vecto
   Graph& g = *state_->graph;
   for (std::size_t i = 0; i < n; ++i)
     state_->max_label = std::max(state_->max_label, labels[i]);
+  // The elements as hnswlib stores them: the vectors themselves, or quantised all at once.
+  const DotSpace& space = state_->space;
+  std::vector<char> quantised;
+  const char* elements = reinterpret_cast<const char*>(vectors);
+  if (space.quantization() != Quantization::none) {
+    try {
+      quantised.resize(n * space.data_size());
+    } catch (...) {
+      rethrow_as_keel_error("adding vectors");
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      (void)space.element(vectors + i * dimension_, quantised.data() + i * space.data_size());
+    elements = quantised.data();
+  }
+  auto element = [&](std::size_t i) { return elements + i * space.data_size(); };
   unsigned threads = executor ? executor->threads() : 1;
   // Small batches and single threads add in place; parallel adds pay for a hand-off.
   if (threads <= 1 || n < 64) {
     try {
       for (std::size_t i = 0; i < n; ++i)
-        g.addPoint(vectors + i * dimension_, labels[i]);
+        g.addPoint(element(i), labels[i]);
     } catch (...) {
       rethrow_as_keel_error("adding vectors");
     }
@@ -387,7 +454,7 @@ void HnswIndex::add_batch(std::size_t n, const Label* labels, const float* vecto
   auto work = [&] {
     try {
       for (std::size_t i = next++; i < n && !failure; i = next++)
-        g.addPoint(vectors + i * dimension_, labels[i]);
+        g.addPoint(element(i), labels[i]);
     } catch (...) {
       std::lock_guard guard(done_mutex);
       if (!failure) failure = std::current_exception();
@@ -408,28 +475,85 @@ void HnswIndex::add_batch(std::size_t n, const Label* labels, const float* vecto
   }
 }
 
-std::vector<std::pair<HnswIndex::Label, float>> HnswIndex::search(const float* query,
-                                                                  std::size_t k,
+namespace {
+
+using Candidates =
+    std::priority_queue<std::pair<float, hnswlib::tableint>,
+                        std::vector<std::pair<float, hnswlib::tableint>>, Graph::CompareByFirst>;
+
+// hnswlib's searchKnn up to its result list, with the search breadth given (not its shared
+// ef_), internal ids kept (for an int8 index's second look), and without its counters: two
+// atomic additions a step, on one cache line every concurrent search writes to.
+Candidates search_graph(const Graph& g, const void* query, std::size_t ef) {
+  hnswlib::tableint current = g.enterpoint_node_;
+  float current_distance =
+      g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
+  for (int level = g.maxlevel_; level > 0; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const hnswlib::linklistsizeint* list = g.get_linklist(current, level);
+      const int size = g.getListCount(const_cast<hnswlib::linklistsizeint*>(list));
+      const auto* neighbours = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+      for (int i = 0; i < size; ++i) {
+        const float d =
+            g.fstdistfunc_(query, g.getDataByInternalId(neighbours[i]), g.dist_func_param_);
+        if (d < current_distance) {
+          current_distance = d;
+          current = neighbours[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  return g.num_deleted_ ? g.searchBaseLayerST<true>(current, query, ef)
+                        : g.searchBaseLayerST<false>(current, query, ef);
+}
+
+}  // namespace
+
+std::vector<std::pair<HnswIndex::Label, float>> HnswIndex::search(const float* query, std::size_t k,
                                                                   std::size_t ef) const {
   std::vector<std::pair<Label, float>> out;
   if (k == 0) return out;
   std::shared_lock lock(mutex_);
   const Graph& g = *state_->graph;
   if (g.cur_element_count == 0 || g.num_deleted_ >= g.cur_element_count) return out;
-  // hnswlib searches with max(ef_, k) and ef_ is shared: asking for max(k, ef) results gives
-  // this query its own breadth without writing to the index.
-  std::priority_queue<std::pair<float, hnswlib::labeltype>> found;
+  const DotSpace& space = state_->space;
+  Candidates found;
   try {
-    found = g.searchKnn(query, std::max(k, ef));
+    std::vector<char> buffer(space.buffer_size());
+    found = search_graph(g, space.element(query, buffer.data()), std::max(k, ef));
   } catch (...) {
     rethrow_as_keel_error("searching");
   }
-  out.resize(found.size());
-  for (std::size_t i = found.size(); i-- > 0;) {
-    out[i] = {found.top().second, 1.0f - found.top().first};
-    found.pop();
+  if (space.quantization() == Quantization::none) {
+    while (found.size() > k)
+      found.pop();
+    out.resize(found.size());
+    for (std::size_t i = found.size(); i-- > 0; found.pop())
+      out[i] = {g.getExternalLabel(found.top().second), 1.0f - found.top().first};
+    return out;
   }
-  if (out.size() > k) out.resize(k);
+  // int8: the graph was searched with the query quantised too; every candidate is looked at
+  // again with the query as given (only the stored vector's rounding left), which orders
+  // near-ties as the exact vectors would.
+  out.reserve(found.size());
+  for (; !found.empty(); found.pop()) {
+    const char* element = g.getDataByInternalId(found.top().second);
+    float scale;
+    std::memcpy(&scale, element, sizeof scale);
+    const float similarity =
+        scale *
+        dot_f32_i8(query, reinterpret_cast<const std::int8_t*>(element + sizeof scale), dimension_);
+    out.emplace_back(g.getExternalLabel(found.top().second), similarity);
+  }
+  auto better = [](const std::pair<Label, float>& a, const std::pair<Label, float>& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  const std::size_t keep = std::min(k, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(),
+                    better);
+  out.resize(keep);
   return out;
 }
 
@@ -544,6 +668,7 @@ void HnswIndex::save(const std::string& path, FileInfo info) const {
     header.version = file_version;
     header.header_size = sizeof(FileHeader);
     header.dimension = dimension_;
+    header.quantization = static_cast<std::uint32_t>(quantization());
     header.owner = info.owner;
     header.generation = info.generation;
     header.max_label = state_->max_label;
@@ -564,8 +689,9 @@ void HnswIndex::save(const std::string& path, FileInfo info) const {
 }
 
 std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t dimension,
-                                         std::uint64_t owner, FileInfo* info,
-                                         std::string* rejection, const std::atomic<bool>* stop) {
+                                         Quantization quantization, std::uint64_t owner,
+                                         FileInfo* info, std::string* rejection,
+                                         const std::atomic<bool>* stop) {
   auto reject = [&](const std::string& why) -> std::optional<HnswIndex> {
     if (rejection) *rejection = why;
     return std::nullopt;
@@ -577,7 +703,8 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     if (in.size() < sizeof header || !in.read(&header, sizeof header, nullptr)) {
       return reject("truncated header");
     }
-    if (std::memcmp(header.magic, file_magic, sizeof file_magic) != 0) return reject("not an index file");
+    if (std::memcmp(header.magic, file_magic, sizeof file_magic) != 0)
+      return reject("not an index file");
     if (header.header_checksum != checksum(&header, offsetof(FileHeader, header_checksum))) {
       return reject("corrupt header");
     }
@@ -588,16 +715,24 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
       return reject("dimension " + std::to_string(header.dimension) + ", expected " +
                     std::to_string(dimension));
     }
+    if (header.quantization != static_cast<std::uint32_t>(quantization) || header.reserved != 0) {
+      return reject("quantization " + std::string(quantization_name(header.quantization)) +
+                    ", expected " + quantization_name(static_cast<std::uint32_t>(quantization)));
+    }
     if (header.owner != owner) return reject("belongs to another database");
     if (header.payload_bytes != in.size() - sizeof header) return reject("truncated");
 
     Checksum sum;
     GraphHeader gh;
-    if (header.payload_bytes < sizeof gh || !in.read(&gh, sizeof gh, &sum)) return reject("truncated");
+    if (header.payload_bytes < sizeof gh || !in.read(&gh, sizeof gh, &sum))
+      return reject("truncated");
     const std::uint64_t n = gh.elements;
-    const std::uint64_t links0 = gh.max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-    const std::uint64_t links_upper = gh.max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-    const std::uint64_t data_bytes = dimension * sizeof(float);
+    const std::uint64_t links0 =
+        gh.max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    const std::uint64_t links_upper =
+        gh.max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+    const DotSpace space(dimension, quantization);
+    const std::uint64_t data_bytes = space.data_size();
     bool shape_ok = gh.m >= 2 && gh.m <= 10000 && gh.max_m == gh.m && gh.max_m0 == 2 * gh.m &&
                     gh.offset_level0 == 0 && gh.offset_data == links0 &&
                     gh.label_offset == links0 + data_bytes &&
@@ -607,11 +742,13 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
                     n < std::numeric_limits<hnswlib::tableint>::max() &&
                     n <= (header.payload_bytes - sizeof gh) / gh.size_data_per_element;
     if (!shape_ok) return reject("inconsistent graph header");
-    if (n == 0 ? gh.max_level != -1 : (gh.max_level < 0 || gh.max_level > 64 || gh.entry_point >= n)) {
+    if (n == 0 ? gh.max_level != -1
+               : (gh.max_level < 0 || gh.max_level > 64 || gh.entry_point >= n)) {
       return reject("inconsistent entry point");
     }
     const std::uint64_t level0_bytes = n * gh.size_data_per_element;
-    const std::size_t capacity = static_cast<std::size_t>(std::max<std::uint64_t>(n + n / 4, n + 1024));
+    const std::size_t capacity =
+        static_cast<std::size_t>(std::max<std::uint64_t>(n + n / 4, n + 1024));
 
     // Read straight into the memory hnswlib will own.
     struct Free {
@@ -642,6 +779,12 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
           largest = std::max(largest, id);
         }
         if (size > 0 && largest >= n) return reject("corrupt neighbour list");
+        if (quantization == Quantization::int8) {
+          float scale;
+          std::memcpy(&scale, list + gh.offset_data, sizeof scale);
+          if (!(scale >= 0 && scale <= std::numeric_limits<float>::max()))
+            return reject("corrupt vector scale");
+        }
         if (static_cast<unsigned char>(list[2]) & Graph::DELETE_MARK) ++deleted;
       }
     }
@@ -660,7 +803,8 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
       if (tail.size() - at < sizeof bytes) return reject("truncated link lists");
       std::memcpy(&bytes, tail.data() + at, sizeof bytes);
       at += sizeof bytes;
-      if (bytes % links_upper != 0 || bytes / links_upper > static_cast<std::uint64_t>(gh.max_level) ||
+      if (bytes % links_upper != 0 ||
+          bytes / links_upper > static_cast<std::uint64_t>(gh.max_level) ||
           tail.size() - at < bytes) {
         return reject("corrupt link lists");
       }
@@ -696,7 +840,7 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
 
     // Build the graph from validated bytes (what hnswlib's loadIndex does, without reading
     // the file twice).
-    auto state = std::make_unique<State>(dimension);
+    auto state = std::make_unique<State>(dimension, quantization);
     state->graph.reset(new Graph(&state->space));  // this constructor initialises nothing
     Graph& g = *state->graph;
     g.cur_element_count = 0;  // keeps the destructor safe until the end
@@ -758,6 +902,7 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
       info->generation = header.generation;
       info->max_label = header.max_label;
       info->dimension = header.dimension;
+      info->quantization = quantization;
       info->elements = n;
     }
     return HnswIndex(dimension, std::move(state));

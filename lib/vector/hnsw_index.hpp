@@ -4,15 +4,22 @@
 // What it adds to hnswlib:
 // - the distance is 1 - dot() with AVX2 + FMA chosen at run time (hnswlib's own spaces only get
 //   the SSE the library is compiled for);
+// - int8 quantisation on request: each vector kept as a scale and int8 values (dimension + 4
+//   bytes instead of 4 x dimension), the graph walked with the query quantised the same way
+//   (the dot product in exact integer arithmetic), the candidates found then scored with the
+//   query as given (similarities within about 0.01 of the exact ones for unit vectors);
 // - thread safety: searches run concurrently under a shared lock, adds, deletions and resizes
 //   take it exclusively (hnswlib must not add and search at once); add_batch may still use
 //   hnswlib's per-node locks to add from several threads inside that exclusive section;
 // - a per-query ef without touching hnswlib's shared ef_ (it asks for max(k, ef) results);
 // - capacity that grows by itself;
-// - files with a verified header (magic, version, dimension, owner, generation, count, payload
-//   checksum) that are checked completely — sizes, offsets, every neighbour id and level —
-//   before any byte reaches hnswlib, so a truncated, stale or garbage file is rejected, never
-//   a crash;
+// - files with a verified header (magic, version, dimension, quantization, owner, generation,
+//   count, payload checksum) that are checked completely — sizes, offsets, every neighbour id
+//   and level, every int8 scale — before any byte reaches hnswlib, so a truncated, stale or
+//   garbage file is rejected, never a crash;
+// - its own walk of the graph (hnswlib's searchKnn without its shared counters, which every
+//   concurrent search wrote to), keeping internal ids so an int8 index can look at its
+//   candidates again with the unquantised query;
 // - a cheap load: the file is read once, hashed while each piece is still in cache, and
 //   hnswlib's locks for adding (3 MB of mutexes no search touches) are made on the first add.
 //
@@ -35,6 +42,12 @@ class Executor;
 
 namespace keel::vector {
 
+/// How an index keeps its vectors.
+enum class Quantization : std::uint32_t {
+  none = 0,  ///< 32-bit floats
+  int8 = 1,  ///< a float scale and an int8 per dimension
+};
+
 class HnswIndex {
  public:
   using Label = std::uint64_t;
@@ -45,12 +58,14 @@ class HnswIndex {
     std::uint64_t generation = 0;  ///< the owner's change counter when the file was saved
     std::uint64_t max_label = 0;   ///< the largest label ever added when saved
     std::size_t dimension = 0;
+    Quantization quantization = Quantization::none;
     std::size_t elements = 0;  ///< entries, deleted ones included
   };
 
   /// An empty index. M and ef_construction are hnswlib's parameters; `seed` fixes the levels.
   HnswIndex(std::size_t dimension, std::size_t max_elements, std::size_t M = 16,
-            std::size_t ef_construction = 200, std::size_t seed = 100);
+            std::size_t ef_construction = 200, std::size_t seed = 100,
+            Quantization quantization = Quantization::none);
   ~HnswIndex();
   /// Moving is for construction and swaps; never move an index other threads are using.
   HnswIndex(HnswIndex&& other) noexcept;
@@ -59,6 +74,7 @@ class HnswIndex {
   HnswIndex& operator=(const HnswIndex&) = delete;
 
   std::size_t dimension() const noexcept { return dimension_; }
+  Quantization quantization() const noexcept;
 
   /// Adds a vector (dimension floats). Adding a label again replaces its vector and undeletes
   /// it. Exclusive lock. Throws keel::Error.
@@ -67,8 +83,9 @@ class HnswIndex {
   /// adds run in parallel (hnswlib's per-node locks); still exclusive towards searches.
   void add_batch(std::size_t n, const Label* labels, const float* vectors,
                  Executor* executor = nullptr);
-  /// The k nearest live entries by similarity (dot product), best first; ef >= k is the search
-  /// breadth. Shared lock: searches run concurrently.
+  /// The k nearest live entries by similarity (dot product; of the quantised vectors for an
+  /// int8 index), best first; ef >= k is the search breadth. Shared lock: searches run
+  /// concurrently.
   std::vector<std::pair<Label, float>> search(const float* query, std::size_t k,
                                               std::size_t ef) const;
   /// Marks a label deleted: searches skip it. False when absent or already deleted.
@@ -89,12 +106,12 @@ class HnswIndex {
   /// `info.generation` are recorded; the rest is filled in. Shared lock. Throws Error(io).
   void save(const std::string& path, FileInfo info) const;
   /// Reads a file written by save(). nullopt — with the reason in `*rejection` — when the file
-  /// is missing, truncated, corrupt, of another dimension or another owner. `info` receives
+  /// is missing, truncated, corrupt, of another dimension, quantization or owner. `info` receives
   /// the header of an accepted file. Never throws for bad file contents. `stop`, when given
   /// and set while the file is read, abandons the load (nullopt, "stopped").
   static std::optional<HnswIndex> load(const std::string& path, std::size_t dimension,
-                                       std::uint64_t owner, FileInfo* info = nullptr,
-                                       std::string* rejection = nullptr,
+                                       Quantization quantization, std::uint64_t owner,
+                                       FileInfo* info = nullptr, std::string* rejection = nullptr,
                                        const std::atomic<bool>* stop = nullptr);
 
   struct State;  // defined in hnsw_index.cpp

@@ -6,9 +6,10 @@
 // (2) Speed: N documents (~100 words from a random vocabulary, 384-dim clustered vectors
 //     given). Ingest throughput against the raw cost measured in the same run (HnswIndex adds
 //     alone + FTS5 inserts alone); hybrid, vector and keyword query latency; vector recall@10
-//     against exact search; size on disk; time to open with a current index file.
+//     against exact search; size on disk; time to open with a current index file; the vector
+//     index alone, float32 against int8 (size, build, query, recall).
 //   build/bin/bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]
-//                             [--keep DIR]
+//                             [--no-quantization] [--keep DIR]
 //   --keep DIR keeps the speed set's base in DIR and, when it is already there, reuses it and
 //   skips the ingest measurements: for profiling the queries again and again.
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
 #include "knowledge/fts_query.hpp"
+#include "knowledge/knowledge_base_impl.hpp"
 #include "knowledge/ranking.hpp"
 #include "knowledge/schema.hpp"
 #include "knowledge/sqlite.hpp"
@@ -184,8 +186,8 @@ std::uint64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-void measure_ingest(const Corpus& corpus, const KnowledgeOptions& options,
-                    const std::string& dir, const std::string& path) {
+void measure_ingest(const Corpus& corpus, const KnowledgeOptions& options, const std::string& dir,
+                    const std::string& path) {
   const std::size_t n = corpus.texts.size();
   const std::size_t batch = 1000;
   const unsigned threads = options.index_threads;
@@ -195,7 +197,8 @@ void measure_ingest(const Corpus& corpus, const KnowledgeOptions& options,
     std::unique_ptr<Executor> executor;
     if (threads > 1) executor = std::make_unique<Executor>(Executor::Options{threads});
     vector::HnswIndex index(dimension, n + 64, options.hnsw.m, options.hnsw.ef_construction,
-                            options.hnsw.seed);
+                            options.hnsw.seed,
+                            knowledge::index_quantization(options.hnsw.quantization));
     std::vector<vector::HnswIndex::Label> labels(batch);
     auto start = Clock::now();
     for (std::size_t at = 0; at < n; at += batch) {
@@ -258,11 +261,57 @@ void measure_ingest(const Corpus& corpus, const KnowledgeOptions& options,
   std::printf("  size on disk: database %.1f MiB, index file %.1f MiB\n",
               static_cast<double>(file_size(path) + file_size(path + "-wal")) / 1048576.0,
               static_cast<double>(file_size(path + ".hnsw")) / 1048576.0);
-
 }
 
-void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
-               const std::string& keep) {
+// The vector index alone on the same vectors, float32 against int8: memory (the index file's
+// size), build time, query time and recall@10 against exact search.
+void compare_quantization(const Corpus& corpus, std::size_t n,
+                          const std::vector<std::vector<float>>& query_vectors) {
+  n = std::min<std::size_t>(n, 20000);
+  const std::size_t queries = std::min<std::size_t>(query_vectors.size(), 200);
+  std::vector<std::vector<std::size_t>> truth(queries);
+  for (std::size_t q = 0; q < queries; ++q) {
+    std::vector<std::pair<float, std::size_t>> exact(n);
+    for (std::size_t i = 0; i < n; ++i)
+      exact[i] = {
+          -vector::dot(query_vectors[q].data(), corpus.vectors.data() + i * dimension, dimension),
+          i};
+    std::partial_sort(exact.begin(), exact.begin() + 10, exact.end());
+    for (std::size_t r = 0; r < 10; ++r)
+      truth[q].push_back(exact[r].second);
+  }
+  std::printf("  vector index alone, %zu vectors, %zu queries, ef 64 (float32 is the baseline):\n",
+              n, queries);
+  for (auto quantization : {vector::Quantization::none, vector::Quantization::int8}) {
+    vector::HnswIndex index(dimension, n, 16, 200, 100, quantization);
+    std::vector<vector::HnswIndex::Label> labels(n);
+    for (std::size_t i = 0; i < n; ++i)
+      labels[i] = i;
+    auto start = Clock::now();
+    index.add_batch(n, labels.data(), corpus.vectors.data());
+    const double build_s = micros(Clock::now() - start) / 1e6;
+    const auto file =
+        (std::filesystem::temp_directory_path() / "keel-bench-quantization.hnsw").string();
+    index.save(file, {1, 1});
+    const double megabytes = static_cast<double>(std::filesystem::file_size(file)) / 1048576.0;
+    std::filesystem::remove(file);
+    std::vector<double> us;
+    double found = 0;
+    for (std::size_t q = 0; q < queries; ++q) {
+      auto t = Clock::now();
+      auto hits = index.search(query_vectors[q].data(), 10, 64);
+      us.push_back(micros(Clock::now() - t));
+      for (auto& [label, similarity] : hits)
+        found += std::count(truth[q].begin(), truth[q].end(), label);
+    }
+    std::printf("    %-7s %6.1f MiB  built in %5.1f s  query p50 %4.0f us  recall@10 %.4f\n",
+                quantization == vector::Quantization::int8 ? "int8" : "float32", megabytes, build_s,
+                percentile(us, 50), found / static_cast<double>(queries * 10));
+  }
+}
+
+void run_speed(std::size_t n, std::size_t query_count, unsigned threads, const std::string& keep,
+               bool compare) {
   std::mt19937_64 rng(42);
   std::vector<float> centroids;
   constexpr std::size_t clusters = 1000;
@@ -270,9 +319,9 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
       "speed: %zu documents of 100 words, %zu-dim vectors given, index threads %u, dot %s\n", n,
       dimension, threads, std::string(vector::dot_implementation()).c_str());
   auto corpus = make_corpus(n, centroids, clusters, rng);
-  const std::string dir = keep.empty()
-                              ? (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string()
-                              : keep;
+  const std::string dir =
+      keep.empty() ? (std::filesystem::temp_directory_path() / "keel-bench-knowledge").string()
+                   : keep;
   const std::string path = dir + "/kb.db";
   const bool reuse = !keep.empty() && std::filesystem::exists(path);
 
@@ -294,6 +343,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
     auto owner = db.prepare("SELECT value FROM kb_meta WHERE key = 'owner'");
     owner.step();
     auto loaded = vector::HnswIndex::load(path + ".hnsw", dimension,
+                                          knowledge::index_quantization(options.hnsw.quantization),
                                           static_cast<std::uint64_t>(owner.int64(0)));
     load_ms.push_back(micros(Clock::now() - start) / 1000);
     if (!loaded) std::printf("  (index file rejected)\n");
@@ -338,8 +388,8 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
     knowledge::register_ranking(db, counts);
     std::vector<double> ours, theirs;
     for (std::size_t q = 0; q < query_count; ++q) {
-      const auto match = knowledge::build_match_expression(
-          knowledge::keyword_terms(query_texts[q]), SearchQuery::KeywordMode::any, false);
+      const auto match = knowledge::build_match_expression(knowledge::keyword_terms(query_texts[q]),
+                                                           SearchQuery::KeywordMode::any, false);
       auto run = [&](const char* function) {
         auto start = Clock::now();
         auto rows = db.prepare(std::string("SELECT rowid, ") + function +
@@ -357,8 +407,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
     std::printf(
         "  keyword ranking alone (top 50): keel_bm25 p50 %.0f us, FTS5 bm25() p50 %.0f us "
         "(%.1fx); document lengths in memory: %.1f KiB\n",
-        percentile(ours, 50), percentile(theirs, 50),
-        percentile(theirs, 50) / percentile(ours, 50),
+        percentile(ours, 50), percentile(theirs, 50), percentile(theirs, 50) / percentile(ours, 50),
         static_cast<double>(counts->memory_bytes()) / 1024.0);
   }
   auto time_queries = [&](const char* name, bool keyword, bool vector, Json filter = nullptr) {
@@ -420,10 +469,12 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
       }
     }
   }
-  std::printf("  vector recall@10 vs exact: %.4f (%zu queries, ef_search %zu)\n",
+  std::printf("  vector recall@10 vs exact: %.4f (%zu queries, ef_search %zu, quantization %s)\n",
               found / static_cast<double>(recall_queries * 10), recall_queries,
-              options.hnsw.ef_search);
+              options.hnsw.ef_search,
+              options.hnsw.quantization == VectorQuantization::int8 ? "int8" : "none");
   kb.close();
+  if (compare) compare_quantization(corpus, n, query_vectors);
   if (keep.empty()) std::filesystem::remove_all(dir);
 }
 
@@ -432,7 +483,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads,
 int main(int argc, char** argv) {
   std::size_t docs = 100000, queries = 500;
   unsigned threads = 1;  // the library's default index_threads
-  bool quality = true, speed = true;
+  bool quality = true, speed = true, compare = true;
   std::string keep;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -448,16 +499,18 @@ int main(int argc, char** argv) {
       quality = false;
     } else if (arg == "--no-speed") {
       speed = false;
+    } else if (arg == "--no-quantization") {
+      compare = false;
     } else {
       std::fprintf(stderr,
                    "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] "
-                   "[--no-speed] [--keep DIR]\n");
+                   "[--no-speed] [--no-quantization] [--keep DIR]\n");
       return 2;
     }
   }
   try {
     if (quality) run_quality();
-    if (speed) run_speed(docs, queries, threads, keep);
+    if (speed) run_speed(docs, queries, threads, keep, compare);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_knowledge: %s\n", e.what());
     return 1;

@@ -151,6 +151,32 @@ TEST_CASE("a garbage, truncated or foreign index file is rebuilt from SQLite") {
   check_findable(kb, 0, 30);
 }
 
+TEST_CASE("opened with the other quantization, the index is rebuilt and saved that way") {
+  TempDir dir;
+  std::string path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());  // int8, the default
+    add_range(kb, 0, 30);
+  }
+  auto float32 = small_options();
+  float32.hnsw.quantization = VectorQuantization::none;
+  {
+    auto kb = KnowledgeBase::open(path, float32);
+    CHECK(index_state(kb) == "rebuilt");
+    CHECK(kb.stats()["index_reason"] == "quantization int8, expected none");
+    check_findable(kb, 0, 30);
+  }
+  {
+    auto kb = KnowledgeBase::open(path, float32);  // the rebuilt index was saved as float32
+    CHECK(index_state(kb) == "loaded");
+    check_findable(kb, 0, 30);
+  }
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK(index_state(kb) == "rebuilt");
+  CHECK(kb.stats()["index_reason"] == "quantization none, expected int8");
+  check_findable(kb, 0, 30);
+}
+
 TEST_CASE("an index file newer than the database (a restored backup) is rebuilt") {
   TempDir dir;
   std::string path = dir.file("kb.db");

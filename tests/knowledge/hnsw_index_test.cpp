@@ -3,23 +3,26 @@
 // a loaded index.)
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "kb_test_support.hpp"
+#include "vector/dot.hpp"
 #include "vector/hnsw_index.hpp"
 
 using namespace keel;
 using namespace keel::testing;
 using keel::vector::HnswIndex;
+using keel::vector::Quantization;
 
 namespace {
 
 constexpr std::size_t dimension = 16;
 constexpr std::uint64_t owner = 77;
 
-HnswIndex make_index() {
-  HnswIndex index(dimension, 64, 8, 64);  // grows past 64 as vectors come
+HnswIndex make_index(Quantization quantization) {
+  HnswIndex index(dimension, 64, 8, 64, 100, quantization);  // grows past 64 as vectors come
   for (HnswIndex::Label label = 1; label <= 300; ++label)
     index.add(label, random_vector(dimension, label).data());
   for (HnswIndex::Label label = 10; label <= 100; label += 10)
@@ -27,24 +30,36 @@ HnswIndex make_index() {
   return index;
 }
 
-HnswIndex load(const std::string& path) {
+HnswIndex load(const std::string& path, Quantization quantization) {
   HnswIndex::FileInfo info;
   std::string rejection;
-  auto loaded = HnswIndex::load(path, dimension, owner, &info, &rejection);
+  auto loaded = HnswIndex::load(path, dimension, quantization, owner, &info, &rejection);
   REQUIRE_MESSAGE(loaded.has_value(), rejection);
+  CHECK(info.quantization == quantization);
   CHECK(info.generation == 5);
   CHECK(info.elements == 300);
   return std::move(*loaded);
 }
 
+Quantization either() {
+  Quantization quantization = Quantization::none;
+  SUBCASE("float32") {}
+  SUBCASE("int8") {
+    quantization = Quantization::int8;
+  }
+  return quantization;
+}
+
 }  // namespace
 
 TEST_CASE("a loaded index answers, adds, deletes and looks labels up as the one saved") {
+  const Quantization quantization = either();
   TempDir dir;
   const auto path = dir.file("index.hnsw");
-  HnswIndex original = make_index();
-  original.save(path, {owner, 5, 0, 0, 0});
-  HnswIndex loaded = load(path);
+  HnswIndex original = make_index(quantization);
+  original.save(path, {owner, 5});
+  HnswIndex loaded = load(path, quantization);
+  CHECK(loaded.quantization() == quantization);
 
   CHECK(loaded.size() == original.size());
   CHECK(loaded.deleted_count() == 10);
@@ -81,9 +96,9 @@ TEST_CASE("a loaded index answers, adds, deletes and looks labels up as the one 
   CHECK(loaded.size() == 300 - 10 - 1 + 1 + 1 + 1);
 
   // And it saves and loads again.
-  loaded.save(path, {owner, 6, 0, 0, 0});
+  loaded.save(path, {owner, 6});
   HnswIndex::FileInfo info;
-  auto again = HnswIndex::load(path, dimension, owner, &info);
+  auto again = HnswIndex::load(path, dimension, quantization, owner, &info);
   REQUIRE(again.has_value());
   CHECK(info.generation == 6);
   CHECK(again->size() == loaded.size());
@@ -93,9 +108,10 @@ TEST_CASE("a loaded index answers, adds, deletes and looks labels up as the one 
 }
 
 TEST_CASE("an index file with any byte changed or missing is rejected, never loaded") {
+  const Quantization quantization = either();
   TempDir dir;
   const auto path = dir.file("index.hnsw");
-  make_index().save(path, {owner, 5, 0, 0, 0});
+  make_index(quantization).save(path, {owner, 5});
   std::string bytes;
   {
     std::ifstream in(path, std::ios::binary);
@@ -105,7 +121,7 @@ TEST_CASE("an index file with any byte changed or missing is rejected, never loa
   auto rejected = [&](const std::string& contents) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
     std::string rejection;
-    auto loaded = HnswIndex::load(path, dimension, owner, nullptr, &rejection);
+    auto loaded = HnswIndex::load(path, dimension, quantization, owner, nullptr, &rejection);
     CAPTURE(rejection);
     return !loaded.has_value() && !rejection.empty();
   };
@@ -121,4 +137,61 @@ TEST_CASE("an index file with any byte changed or missing is rejected, never loa
   CHECK(rejected(bytes + "x"));
   CHECK(rejected(""));
   CHECK_FALSE(rejected(bytes));  // (the untouched file loads)
+
+  // The same file asked for with the other quantization: refused, saying why.
+  const Quantization other =
+      quantization == Quantization::int8 ? Quantization::none : Quantization::int8;
+  std::string rejection;
+  CHECK_FALSE(HnswIndex::load(path, dimension, other, owner, nullptr, &rejection).has_value());
+  CHECK(rejection == (quantization == Quantization::int8 ? "quantization int8, expected none"
+                                                         : "quantization none, expected int8"));
+}
+
+TEST_CASE("an int8 index finds what a float index finds, with similarities close to exact") {
+  // Random vectors: the hardest case for HNSW (every distance alike), so the test compares the
+  // two quantizations on the same graph parameters rather than with a fixed recall.
+  constexpr std::size_t dim = 96, count = 3000, k = 10;
+  std::vector<std::vector<float>> vectors;
+  HnswIndex exact_index(dim, count, 16, 200, 100, Quantization::none);
+  HnswIndex int8_index(dim, count, 16, 200, 100, Quantization::int8);
+  for (std::size_t i = 0; i < count; ++i) {
+    vectors.push_back(random_vector(dim, 20000 + i));
+    vector::normalize(vectors.back().data(), dim);
+    exact_index.add(i, vectors.back().data());
+    int8_index.add(i, vectors.back().data());
+  }
+  std::size_t found_float = 0, found_int8 = 0;
+  double worst_error = 0;
+  for (std::uint64_t q = 0; q < 50; ++q) {
+    auto query = random_vector(dim, 90000 + q);
+    vector::normalize(query.data(), dim);
+    std::vector<std::pair<float, std::size_t>> exact;
+    for (std::size_t i = 0; i < count; ++i)
+      exact.push_back({vector::dot(query.data(), vectors[i].data(), dim), i});
+    std::partial_sort(exact.begin(), exact.begin() + k, exact.end(), std::greater<>());
+    auto recalled = [&](const std::vector<std::pair<HnswIndex::Label, float>>& hits) {
+      std::size_t found = 0;
+      for (auto [label, similarity] : hits)
+        for (std::size_t j = 0; j < k; ++j)
+          found += exact[j].second == label;
+      return found;
+    };
+    auto hits = int8_index.search(query.data(), k, 64);
+    REQUIRE(hits.size() == k);
+    found_int8 += recalled(hits);
+    found_float += recalled(exact_index.search(query.data(), k, 64));
+    for (auto [label, similarity] : hits) {
+      const float true_similarity = vector::dot(query.data(), vectors[label].data(), dim);
+      worst_error =
+          std::max(worst_error, static_cast<double>(std::abs(similarity - true_similarity)));
+    }
+  }
+  const double recall_float = static_cast<double>(found_float) / (50.0 * k);
+  const double recall_int8 = static_cast<double>(found_int8) / (50.0 * k);
+  CAPTURE(recall_float);
+  CAPTURE(recall_int8);
+  CAPTURE(worst_error);
+  CHECK(recall_float >= 0.85);
+  CHECK(recall_int8 >= recall_float - 0.03);
+  CHECK(worst_error <= 0.01);
 }

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "core/metadata_filter.hpp"
@@ -9,6 +11,7 @@
 #include "knowledge/filter_sql.hpp"
 #include "knowledge/fts_query.hpp"
 #include "knowledge/fusion.hpp"
+#include "vector/dot.hpp"
 
 using namespace keel;
 using namespace keel::testing;
@@ -31,8 +34,8 @@ SearchQuery vector_only(std::vector<float> vector, std::size_t k = 10) {
   return q;
 }
 
-KnowledgeBase animals() {
-  auto kb = KnowledgeBase::open(":memory:", small_options());
+KnowledgeBase animals(KnowledgeOptions options = small_options()) {
+  auto kb = KnowledgeBase::open(":memory:", options);
   kb.upsert({make_document("fox", "The quick brown fox jumps over the lazy dog", {{"kind", "wild"}},
                            random_vector(16, 1)),
              make_document("dog", "A lazy dog sleeps all day; the dog dreams in the sun",
@@ -119,12 +122,28 @@ TEST_CASE("phrase, all-words and prefix keyword modes") {
 }
 
 TEST_CASE("vector search returns the nearest documents with their cosine similarity") {
-  auto kb = animals();
+  auto options = small_options();
+  double tolerance = 1e-4;
+  SUBCASE("int8 index (the default): similarities within 0.01") {
+    CHECK(options.hnsw.quantization == VectorQuantization::int8);
+    tolerance = 0.01;
+  }
+  SUBCASE("float32 index: exact similarities") {
+    options.hnsw.quantization = VectorQuantization::none;
+  }
+  auto kb = animals(options);
   auto result = kb.search(vector_only(random_vector(16, 3), 2));
   REQUIRE(result.hits.size() == 2);
   CHECK(result.hits[0].id == "cat");
   REQUIRE(result.hits[0].vector);
-  CHECK(result.hits[0].vector->score == doctest::Approx(1.0).epsilon(1e-4));
+  CHECK(std::abs(result.hits[0].vector->score - 1.0) <= tolerance);
+  const std::map<std::string, std::uint64_t> seeds{{"fox", 1}, {"dog", 2}, {"cat", 3}, {"owl", 4}};
+  auto cat = random_vector(16, 3), second = random_vector(16, seeds.at(result.hits[1].id));
+  vector::normalize(cat.data(), 16);
+  vector::normalize(second.data(), 16);
+  REQUIRE(result.hits[1].vector);
+  CHECK(std::abs(result.hits[1].vector->score - vector::dot(cat.data(), second.data(), 16)) <=
+        tolerance);
   CHECK(result.hits[0].vector->rank == 1);
   // No keyword match: the snippet is the start of the text.
   CHECK(result.hits[0].snippet.rfind("Cats chase", 0) == 0);
@@ -357,14 +376,14 @@ TEST_CASE("every document of a base takes new vectors again and again") {
   for (std::uint64_t round = 0; round < 3; ++round) {
     std::vector<Document> documents;
     for (std::uint64_t i = 0; i < 60; ++i) {
-      documents.push_back(make_document("d" + std::to_string(i), "words " + std::to_string(i),
-                                        {}, random_vector(16, round * 1000 + i)));
+      documents.push_back(make_document("d" + std::to_string(i), "words " + std::to_string(i), {},
+                                        random_vector(16, round * 1000 + i)));
     }
     kb.upsert(documents);
     auto near = kb.search(vector_only(random_vector(16, round * 1000 + 7), 1));
     REQUIRE(near.hits.size() == 1);
     CHECK(near.hits[0].id == "d7");
-    CHECK(near.hits[0].vector->score == doctest::Approx(1.0).epsilon(1e-5));
+    CHECK(near.hits[0].vector->score == doctest::Approx(1.0).epsilon(0.01));  // (int8 index)
   }
   CHECK(kb.count() == 60);
 }

@@ -377,7 +377,8 @@ class KnowledgeBase(_native.NativeHandle):
     ``Embedder`` (a Python-function embedder stays alive as long as the base) or an embedder
     configuration dict (saved with the options); default: the built-in hashing embedder.
     Further ``options`` are the JSON options: ``metric`` ("cosine" or "inner_product"),
-    ``hnsw`` ({"m", "ef_construction", "ef_search", "seed"}), ``synchronous`` ("normal" or
+    ``hnsw`` ({"m", "ef_construction", "ef_search", "seed", "quantization": "int8" (the
+    default: a quarter of float32's memory) or "none"}), ``synchronous`` ("normal" or
     "full"), ``compaction``, ``read_connections``, ``index_threads``. A bad option is an
     InvalidConfigError naming it; a path that cannot be opened a KeelIOError naming the path.
 

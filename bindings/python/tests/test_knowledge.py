@@ -255,9 +255,15 @@ def test_a_file_base_keeps_its_documents_across_a_reopen(tmp_path):
         assert [n.id for n in base.neighbours("en0")] == ["fr0"]
         stats = base.stats()
         assert stats["dimension"] == 64 and stats["documents"] == 43
-        assert stats["index"] == "loaded"
+        assert stats["index"] == "loaded" and stats["quantization"] == "int8"
         assert sorted(base.search("river", k=4, filter={"lang": {"eq": "fr"}}).ids) == [
             "fr0", "fr1", "fr2", "fr3"]
+    # Opened with the other quantization: the index is rebuilt from the stored vectors.
+    with KnowledgeBase.open(str(path), hnsw={"quantization": "none"}) as base:
+        stats = base.stats()
+        assert stats["quantization"] == "none" and stats["index"] == "rebuilt"
+        assert stats["index_reason"] == "quantization int8, expected none"
+        assert base.search("river", k=1).ids
     with pytest.raises(keel.InvalidConfigError, match="dimension"):
         KnowledgeBase(path, dimension=32)
 
@@ -273,6 +279,8 @@ def test_open_errors_carry_the_path_and_the_option(tmp_path):
         KnowledgeBase(dimensions=8)
     with pytest.raises(keel.InvalidConfigError, match=r"hnsw\.m"):
         KnowledgeBase(hnsw={"m": "many"})
+    with pytest.raises(keel.InvalidConfigError, match=r"hnsw\.quantization"):
+        KnowledgeBase(hnsw={"quantization": "int4"})
     with pytest.raises(keel.InvalidConfigError, match="metric"):
         KnowledgeBase(metric="euclid")
     with pytest.raises(keel.InvalidArgumentError, match="path"):
