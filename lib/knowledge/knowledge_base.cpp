@@ -154,8 +154,9 @@ void KnowledgeBase::Impl::load() noexcept {
       loading = Loading::index;
       index_loaded.notify_all();
     }
-    open_index(*writer, &stop_loading);
+    // The reader before the index: a keyword search made while the index loads finds it.
     if (!stop_loading.load()) prepare_reader();
+    open_index(*writer, &stop_loading);
   } catch (...) {
     Error error = error_from_current_exception();
     try {
@@ -751,8 +752,7 @@ Json KnowledgeBase::stats() const {
   out["path"] = impl.path;
   out["dimension"] = impl.dimension;
   out["metric"] = impl.cosine ? "cosine" : "inner_product";
-  out["quantization"] =
-      index->quantization() == vector::Quantization::int8 ? "int8" : "none";
+  out["quantization"] = index->quantization() == vector::Quantization::int8 ? "int8" : "none";
   out["index_elements"] = index->size() + index->deleted_count();
   out["deleted_in_index"] = index->deleted_count();
   out["index_bytes"] = impl.memory ? 0 : file_size(impl.index_path());

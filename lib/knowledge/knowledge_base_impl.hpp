@@ -155,7 +155,7 @@ struct KnowledgeBase::Impl {
   // knowledge_base.cpp
   /// Starts the loader thread (or, when no thread can be started, loads here).
   void start_loading();
-  /// The loader's work: token counts, then open_index(), then a reader for the pool, then the
+  /// The loader's work: token counts, then a reader for the pool, then open_index(), then the
   /// "kb.index" event.
   void load() noexcept;
   /// A reader connection for a file base: opened, configured, ranking registered.

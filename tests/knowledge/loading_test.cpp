@@ -87,6 +87,17 @@ class HeldIndexFile {
   int fd_ = -1;
 };
 
+// How many times this process has `path` open: each SQLite connection holds the database file
+// open once.
+int files_open(const std::string& path) {
+  int n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    if (std::filesystem::read_symlink(fd.path(), error) == std::filesystem::path(path)) ++n;
+  }
+  return n;
+}
+
 // Declared after the base: releases the loader before the base's destructor waits for it,
 // should a check fail first.
 struct ReleaseAtEnd {
@@ -140,6 +151,25 @@ TEST_CASE(
   auto stats = kb.stats();
   CHECK(stats["index"] == "rebuilt");
   CHECK(stats["index_reason"] == "truncated header");
+}
+
+TEST_CASE("a reader is ready before the index: a keyword search while it loads opens none") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 20);
+  HeldIndexFile held(path + ".hnsw");
+  auto kb = KnowledgeBase::open(path, small_options());
+  ReleaseAtEnd release_at_end{held};
+  // The loader opens the reader, then waits on the held index file.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (files_open(path) < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(files_open(path) == 2);  // the writer and the loader's reader
+  CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
+  CHECK(files_open(path) == 2);
+  held.release();
+  CHECK(kb.stats()["index"] == "rebuilt");
+  CHECK(files_open(path) == 2);
 }
 
 TEST_CASE("writes right after open wait for the loader and reach the index and its file") {
@@ -288,15 +318,7 @@ TEST_CASE("once the index is loaded a reader is ready: the first search opens no
   TempDir dir;
   const auto path = dir.file("kb.db");
   build_base(path, 0, 20);
-  // Each SQLite connection holds the database file open once.
-  auto open_files = [&] {
-    int n = 0;
-    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
-      std::error_code error;
-      if (std::filesystem::read_symlink(fd.path(), error) == std::filesystem::path(path)) ++n;
-    }
-    return n;
-  };
+  auto open_files = [&] { return files_open(path); };
   std::promise<void> loaded;
   auto options = small_options();
   options.events = [&](const Json& event) {
