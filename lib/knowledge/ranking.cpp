@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -70,39 +71,79 @@ QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& 
   return rc == SQLITE_OK ? raw : nullptr;  // (FTS5 deletes it when setting fails)
 }
 
-void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int,
-               sqlite3_value**) {
+// The row's score (larger = better); false with `rc` set when FTS5 fails.
+bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double& score, int& rc) {
   constexpr double k1 = 1.2, b = 0.75;
-  int rc = SQLITE_OK;
   const QueryStatistics* stats = statistics(api, fts, rc);
   if (!stats) {
-    sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
-    return;
+    if (rc == SQLITE_OK) rc = SQLITE_ERROR;
+    return false;
   }
   double length = stats->lengths.get(api->xRowid(fts));
   if (length == 0) {  // not known: ask FTS5, as bm25() always does
     int tokens = 0;
-    if ((rc = api->xColumnSize(fts, -1, &tokens)) != SQLITE_OK) {
-      sqlite3_result_error_code(result, rc);
-      return;
-    }
+    if ((rc = api->xColumnSize(fts, -1, &tokens)) != SQLITE_OK) return false;
     length = tokens;
   }
   const double norm = k1 * (1 - b + b * length / stats->average_length);
-  double score = 0;
+  score = 0;
   for (int i : stats->present) {
     Fts5PhraseIter it;
-    int column = 0, offset = 0;
-    double frequency = 0;
+    int column = 0, offset = 0, frequency = 0;
     api->xPhraseFirst(fts, i, &it, &column, &offset);
     for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
-      frequency += 1;
+      ++frequency;
     score += stats->idf[static_cast<std::size_t>(i)] * (frequency * (k1 + 1) / (frequency + norm));
   }
+  return true;
+}
+
+void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int,
+               sqlite3_value**) {
+  int rc = SQLITE_OK;
+  double score = 0;
+  if (!row_score(api, fts, score, rc)) return sqlite3_result_error_code(result, rc);
   sqlite3_result_double(result, -score);
 }
 
+void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int argc,
+                   sqlite3_value** argv) {
+  auto* top =
+      argc == 1
+          ? static_cast<TopDocuments*>(sqlite3_value_pointer(argv[0], TopDocuments::pointer_type))
+          : nullptr;
+  if (!top) return sqlite3_result_error(result, "keel_bm25_top: no TopDocuments given", -1);
+  int rc = SQLITE_OK;
+  double score = 0;
+  if (!row_score(api, fts, score, rc)) return sqlite3_result_error_code(result, rc);
+  top->offer(api->xRowid(fts), score);
+  sqlite3_result_int(result, 0);
+}
+
+bool better(const std::pair<std::int64_t, double>& a, const std::pair<std::int64_t, double>& b) {
+  return a.second != b.second ? a.second > b.second : a.first < b.first;
+}
+
 }  // namespace
+
+void TopDocuments::offer(std::int64_t label, double score) {
+  if (k_ == 0) return;
+  const std::pair<std::int64_t, double> entry{label, score};
+  if (heap_.size() < k_) {
+    heap_.push_back(entry);
+    std::push_heap(heap_.begin(), heap_.end(), better);
+  } else if (better(entry, heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), better);
+    heap_.back() = entry;
+    std::push_heap(heap_.begin(), heap_.end(), better);
+  }
+}
+
+std::vector<std::pair<std::int64_t, double>> TopDocuments::best_first() const {
+  auto out = heap_;
+  std::sort(out.begin(), out.end(), better);
+  return out;
+}
 
 TokenCounts::View TokenCounts::view() const {
   View view;
@@ -175,6 +216,9 @@ void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts>
     delete user_data;
     connection.fail(rc, "registering keel_bm25");
   }
+  // The same lengths (FTS5 owns user_data now and frees it with the connection, after both).
+  rc = api->xCreateFunction(api, "keel_bm25_top", user_data, keel_bm25_top, nullptr);
+  if (rc != SQLITE_OK) connection.fail(rc, "registering keel_bm25_top");
 }
 
 }  // namespace keel::knowledge

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "knowledge/sqlite.hpp"
@@ -62,8 +63,29 @@ class TokenCounts {
 /// row), inside the caller's transaction.
 std::optional<std::uint32_t> stored_token_count(Connection& connection, std::int64_t label);
 
-/// Registers the auxiliary function keel_bm25(documents_fts) on `connection`: bm25()'s
-/// score (negated like bm25(): lower is better), with lengths from `counts`.
+/// The best `k` documents of a keyword query, gathered by keel_bm25_top as FTS5 finds them: no
+/// row leaves the statement and SQLite sorts nothing (a quarter of a query matching thousands
+/// of documents went to ORDER BY ... LIMIT's sorter and to returning rows).
+class TopDocuments {
+ public:
+  /// The type sqlite3_bind_pointer() passes it under.
+  static constexpr const char* pointer_type = "keel_top_documents";
+
+  explicit TopDocuments(std::size_t k) : k_(k) {}
+  /// A document and its score (larger = better).
+  void offer(std::int64_t label, double score);
+  /// The documents kept, best first: higher score, then the smaller label.
+  std::vector<std::pair<std::int64_t, double>> best_first() const;
+
+ private:
+  std::size_t k_;
+  std::vector<std::pair<std::int64_t, double>> heap_;  // the worst kept on top
+};
+
+/// Registers on `connection`, with lengths from `counts`:
+/// - keel_bm25(documents_fts): bm25()'s score (negated like bm25(): lower is better);
+/// - keel_bm25_top(documents_fts, ?): offers each row with its (larger = better) score to the
+///   TopDocuments bound as the pointer argument, and returns 0 so that no row is output.
 void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts> counts);
 
 }  // namespace keel::knowledge

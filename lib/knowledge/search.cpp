@@ -12,6 +12,7 @@
 #include "knowledge/fusion.hpp"
 #include "knowledge/graph.hpp"
 #include "knowledge/knowledge_base_impl.hpp"
+#include "knowledge/ranking.hpp"
 #include "knowledge/snippet.hpp"
 #include "vector/dot.hpp"
 
@@ -22,10 +23,11 @@ using knowledge::Connection;
 
 namespace {
 
-// The statements every search runs (a filter or graph expansion adds others).
+// The statements every search runs (a filter or graph expansion adds others). The keyword
+// one outputs no row: keel_bm25_top keeps the best in the TopDocuments bound to ?2.
 constexpr const char* keyword_sql =
-    "SELECT rowid, keel_bm25(documents_fts) AS score FROM documents_fts "
-    "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2";
+    "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?1 "
+    "AND keel_bm25_top(documents_fts, ?2)";
 constexpr const char* hit_sql = "SELECT id, text, metadata FROM documents WHERE label = ?1";
 
 using Clock = std::chrono::steady_clock;
@@ -96,10 +98,11 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::string& mat
                                           std::size_t want) {
   std::vector<Candidate> out;
   if (check.empty()) {
+    knowledge::TopDocuments top(want);
     auto rows = db.prepare(keyword_sql);
-    rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(want));
-    while (rows.step())
-      out.push_back({rows.int64(0), -rows.real(1), 0});
+    rows.bind_text(1, match).bind_pointer(2, &top, knowledge::TopDocuments::pointer_type).run();
+    for (auto [label, score] : top.best_first())
+      out.push_back({label, score, 0});
     return out;
   }
   // The SQL condition is a superset of the filter; rows it lets through that the filter

@@ -50,6 +50,12 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
+Statement& Statement::bind_pointer(int index, void* pointer, const char* type) {
+  int rc = sqlite3_bind_pointer(stmt_, index, pointer, type, nullptr);
+  if (rc != SQLITE_OK) connection_->fail(rc, "binding a value");
+  return *this;
+}
+
 bool Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

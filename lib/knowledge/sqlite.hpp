@@ -41,6 +41,8 @@ class Statement {
   Statement& bind_text(int index, std::string_view value);
   Statement& bind_blob(int index, const void* data, std::size_t size);
   Statement& bind_null(int index);
+  /// sqlite3_bind_pointer: `pointer` reaches the functions that ask for `type`, no one else.
+  Statement& bind_pointer(int index, void* pointer, const char* type);
 
   /// True when a row is available, false when done. Throws keel::Error.
   bool step();

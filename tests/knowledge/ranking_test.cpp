@@ -18,8 +18,8 @@ namespace {
 
 // Texts of different lengths over a small vocabulary, so that length normalisation matters.
 std::string text_of(int i) {
-  static const char* words[] = {"river", "stone", "bridge", "lantern", "harbour", "meadow",
-                                "signal", "copper", "falcon", "orchard", "ember",  "tide"};
+  static const char* words[] = {"river",  "stone",  "bridge", "lantern", "harbour", "meadow",
+                                "signal", "copper", "falcon", "orchard", "ember",   "tide"};
   std::string text;
   for (int w = 0; w < 3 + (i * 7) % 40; ++w) {
     if (w) text += ' ';
@@ -41,6 +41,32 @@ void check_scores_match(Connection& db, const std::string& match) {
     CHECK(rows.real(2) == doctest::Approx(rows.real(1)).epsilon(1e-12));
   }
   CHECK(matched > 0);
+
+  // keel_bm25_top keeps what ORDER BY bm25() LIMIT k returns, in that order (ties: the smaller
+  // label first), for k below, at and above the number of rows.
+  for (std::size_t k : {1, 3, 10, 1000}) {
+    knowledge::TopDocuments top(k);
+    auto gather = db.prepare(
+        "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?1 AND "
+        "keel_bm25_top(documents_fts, ?2)");
+    gather.bind_text(1, match).bind_pointer(2, &top, knowledge::TopDocuments::pointer_type);
+    REQUIRE(gather.step());
+    CHECK(gather.int64(0) == 0);  // no row leaves the statement
+    auto expected = db.prepare(
+        "SELECT rowid, bm25(documents_fts) AS s FROM documents_fts WHERE documents_fts MATCH ?1 "
+        "ORDER BY s, rowid LIMIT ?2");
+    expected.bind_text(1, match).bind(2, static_cast<std::int64_t>(k));
+    auto kept = top.best_first();
+    std::size_t at = 0;
+    while (expected.step()) {
+      INFO("query " << match << ", k " << k << ", place " << at);
+      REQUIRE(at < kept.size());
+      CHECK(kept[at].first == expected.int64(0));
+      CHECK(-kept[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
+      ++at;
+    }
+    CHECK(at == kept.size());
+  }
 }
 
 std::vector<std::string> queries() {
@@ -100,8 +126,8 @@ TEST_CASE("the knowledge base's keyword scores follow documents as they are upda
   }
   auto kb = KnowledgeBase::open(path, small_options());  // lengths loaded as the base opens
   // d5 grows fourfold: a stale length would score it as the short document it was.
-  kb.upsert(make_document("d5", text_of(5) + " " + text_of(30) + " " + text_of(31) + " " +
-                                    text_of(32),
+  kb.upsert(make_document("d5",
+                          text_of(5) + " " + text_of(30) + " " + text_of(31) + " " + text_of(32),
                           {}, random_vector(16, 5)));
   kb.remove("d6");
   kb.upsert(make_document("new", "river river stone", {}, random_vector(16, 99)));
@@ -119,8 +145,8 @@ TEST_CASE("the knowledge base's keyword scores follow documents as they are upda
       auto expected = db.prepare(
           "SELECT bm25(documents_fts) FROM documents_fts JOIN documents d "
           "ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 AND d.id = ?2");
-      const auto match = knowledge::build_match_expression(
-          knowledge::keyword_terms(text), SearchQuery::KeywordMode::any, false);
+      const auto match = knowledge::build_match_expression(knowledge::keyword_terms(text),
+                                                           SearchQuery::KeywordMode::any, false);
       REQUIRE(expected.bind_text(1, match).bind_text(2, hit.id).step());
       INFO("query " << text << ", hit " << hit.id);
       REQUIRE(hit.keyword);
@@ -128,6 +154,36 @@ TEST_CASE("the knowledge base's keyword scores follow documents as they are upda
       CHECK(hit.id != "d6");
     }
   }
+}
+
+TEST_CASE("TopDocuments keeps the k best, the smaller label first on ties") {
+  knowledge::TopDocuments top(3);
+  for (auto [label, score] : std::vector<std::pair<std::int64_t, double>>{
+           {9, 1.0}, {4, 2.0}, {7, 2.0}, {1, 0.5}, {5, 3.0}, {2, 2.0}})
+    top.offer(label, score);
+  using Kept = std::vector<std::pair<std::int64_t, double>>;
+  CHECK(top.best_first() == Kept{{5, 3.0}, {2, 2.0}, {4, 2.0}});
+  knowledge::TopDocuments none(0);
+  none.offer(1, 1.0);
+  CHECK(none.best_first().empty());
+}
+
+TEST_CASE("keel_bm25_top without a TopDocuments is an error, not a crash") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    kb.upsert(make_document("d1", "river stone"));
+  }
+  Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  knowledge::register_ranking(db, std::make_shared<TokenCounts>());
+  auto wrong = db.prepare(
+      "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'river' AND "
+      "keel_bm25_top(documents_fts, ?1)");
+  int not_a_collector = 0;
+  wrong.bind_pointer(1, &not_a_collector, "something else");
+  CHECK_THROWS_WITH_AS(wrong.step(), doctest::Contains("keel_bm25_top"), Error);
 }
 
 TEST_CASE("TokenCounts: blocks made on demand, views stay valid, 0 forgets") {
