@@ -87,8 +87,10 @@ class DotSpace : public hnswlib::SpaceInterface<float> {
   }
   void* get_dist_func_param() override { return &dimension_; }
 
+  /// An int8 element is padded to whole 4 bytes: hnswlib reads the next element's link list,
+  /// which follows it, as 32-bit integers.
   std::size_t data_size() const {
-    return quantization_ == Quantization::int8 ? sizeof(float) + dimension_
+    return quantization_ == Quantization::int8 ? sizeof(float) + (dimension_ + 3) / 4 * 4
                                                : dimension_ * sizeof(float);
   }
   Quantization quantization() const { return quantization_; }
@@ -101,6 +103,7 @@ class DotSpace : public hnswlib::SpaceInterface<float> {
     const float scale =
         quantize_i8(vector, dimension_, reinterpret_cast<std::int8_t*>(buffer + sizeof scale));
     std::memcpy(buffer, &scale, sizeof scale);
+    std::fill(buffer + sizeof scale + dimension_, buffer + data_size(), char{0});  // the padding
     return buffer;
   }
 

@@ -195,3 +195,23 @@ TEST_CASE("an int8 index finds what a float index finds, with similarities close
   CHECK(recall_int8 >= recall_float - 0.03);
   CHECK(worst_error <= 0.01);
 }
+
+TEST_CASE("an int8 index of a dimension not a multiple of four saves, loads and finds") {
+  // Its elements are padded to whole 4 bytes, so hnswlib's 32-bit link lists stay aligned
+  // (the sanitizer build checks alignment).
+  constexpr std::size_t dim = 17;
+  TempDir dir;
+  const auto path = dir.file("odd.hnsw");
+  HnswIndex index(dim, 16, 8, 64, 100, Quantization::int8);
+  for (HnswIndex::Label label = 1; label <= 200; ++label)
+    index.add(label, random_vector(dim, 300 + label).data());
+  index.save(path, {owner, 1});
+  std::string rejection;
+  auto loaded = HnswIndex::load(path, dim, Quantization::int8, owner, nullptr, &rejection);
+  REQUIRE_MESSAGE(loaded.has_value(), rejection);
+  for (HnswIndex::Label label = 1; label <= 200; label += 13) {
+    auto query = random_vector(dim, 300 + label);
+    CHECK(index.search(query.data(), 1, 32)[0].first == label);
+    CHECK(loaded->search(query.data(), 1, 32)[0].first == label);
+  }
+}
