@@ -98,6 +98,29 @@ int files_open(const std::string& path) {
   return n;
 }
 
+// True once the loader thread is blocked opening a held index file (its wchan says so); where
+// the kernel does not tell, once the reader's file is open and half a second has passed.
+bool loader_waits_on_fifo() {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool told = false;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name != "keel-kb-load") continue;
+      std::ifstream wchan(task.path() / "wchan");
+      std::string where;
+      std::getline(wchan, where);
+      if (where == "wait_for_partner" || where.find("fifo") != std::string::npos) return true;
+      told = !where.empty() && where != "0";
+    }
+    if (!told && std::chrono::steady_clock::now() + 29500ms > deadline) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
 // Declared after the base: releases the loader before the base's destructor waits for it,
 // should a check fail first.
 struct ReleaseAtEnd {
@@ -160,10 +183,8 @@ TEST_CASE("a reader is ready before the index: a keyword search while it loads o
   HeldIndexFile held(path + ".hnsw");
   auto kb = KnowledgeBase::open(path, small_options());
   ReleaseAtEnd release_at_end{held};
-  // The loader opens the reader, then waits on the held index file.
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (files_open(path) < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+  // The loader opens the reader, puts it in the pool, then waits on the held index file.
+  REQUIRE(loader_waits_on_fifo());
   REQUIRE(files_open(path) == 2);  // the writer and the loader's reader
   CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
   CHECK(files_open(path) == 2);
