@@ -33,7 +33,8 @@ class Embedder;
 enum class VectorQuantization {
   none,  ///< 32-bit floats
   int8,  ///< a scale and a byte per dimension (the default): a quarter of the memory, twice
-         ///< as fast to build and search, similarities within 0.01 of the exact ones
+         ///< as fast to build; a search scores its best hits (2 k, at least 16) again with the
+         ///< exact vectors, so their ranks and similarities are exact
 };
 
 /// HNSW parameters of the vector index.

@@ -29,6 +29,9 @@ constexpr const char* keyword_sql =
     "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?1 "
     "AND keel_bm25_top(documents_fts, ?2)";
 constexpr const char* hit_sql = "SELECT id, text, metadata FROM documents WHERE label = ?1";
+// The stored vectors of a JSON list of labels (an int8 index's candidates, scored again).
+constexpr const char* exact_vectors_sql =
+    "SELECT v.label, v.vector FROM json_each(?1) AS j CROSS JOIN vectors v ON v.label = j.value";
 
 using Clock = std::chrono::steady_clock;
 
@@ -165,6 +168,36 @@ std::vector<Candidate> exact_candidates(Connection& db, const float* query, std:
   return all;
 }
 
+// An int8 index orders documents whose similarities differ by less than its rounding (about
+// 0.003) as it pleases. The first `count` candidates are scored again with the exact vectors
+// SQLite keeps (one statement), which brings back what an exact search ranks first; their
+// similarities are then exact.
+void rescore_exactly(Connection& db, const float* query, std::size_t dimension,
+                     std::vector<Candidate>& candidates, std::size_t count) {
+  count = std::min(count, candidates.size());
+  if (count == 0) return;
+  std::string list = "[";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) list.push_back(',');
+    list += std::to_string(candidates[i].label);
+  }
+  list.push_back(']');
+  std::unordered_map<std::int64_t, double> exact;
+  auto rows = db.prepare(exact_vectors_sql);
+  rows.bind_text(1, list);
+  std::vector<float> vector(dimension);
+  while (rows.step()) {
+    if (knowledge::read_vector_blob(rows.blob(1), dimension, vector.data()))
+      exact[rows.int64(0)] = static_cast<double>(vector::dot(query, vector.data(), dimension));
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    auto found = exact.find(candidates[i].label);
+    if (found != exact.end()) candidates[i].score = found->second;
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+}
+
 std::vector<Candidate> vector_candidates(const vector::HnswIndex& index, Connection& db,
                                          const float* query, std::size_t ef, FilterCheck& check,
                                          const knowledge::FilterSql& sql_filter, std::size_t want,
@@ -267,6 +300,7 @@ void check_query(const SearchQuery& q, std::size_t dimension) {
 void knowledge::prepare_search_statements(Connection& connection) {
   (void)connection.prepare(keyword_sql);
   (void)connection.prepare(hit_sql);
+  (void)connection.prepare(exact_vectors_sql);
 }
 
 SearchResult KnowledgeBase::search(std::string_view text, std::size_t k) const {
@@ -331,6 +365,9 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
     auto& candidates = lists[knowledge::vector_signal].candidates;
     candidates = vector_candidates(*index, *db, query_vector.data(), ef, check, sql_filter, want,
                                    result.vector_strategy);
+    if (index->quantization() == vector::Quantization::int8 && result.vector_strategy != "exact")
+      rescore_exactly(*db, query_vector.data(), impl.dimension, candidates,
+                      std::max<std::size_t>(2 * query.k, 16));
     // An int8 index's similarity of unit vectors may stray just past 1: a cosine never does.
     if (impl.cosine) {
       for (auto& candidate : candidates)

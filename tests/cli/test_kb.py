@@ -345,7 +345,7 @@ def test_options_given_at_creation_are_kept_for_later_commands(cli, tmp_path):
     # The query is embedded with the saved embedder: the exact text is a perfect match.
     out = kb_json(cli, path, "search", DOCS[3]["text"], "--mode", "vector", "--k", "1")
     assert hit_ids(out) == ["sushi"]
-    assert out["hits"][0]["signals"]["vector"]["score"] == pytest.approx(1.0, abs=0.01)  # int8 index
+    assert out["hits"][0]["signals"]["vector"]["score"] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_bad_options_are_exit_2_naming_the_key(cli, tmp_path):
@@ -465,8 +465,7 @@ def test_a_killed_add_leaves_a_base_that_opens_with_every_committed_batch(cli, t
             vector = kb_json(cli, path, "search", generated_docs(count)[-1]["text"],
                              "--mode", "vector", "--k", "20")
             assert hit_ids(vector)[0] == last
-            # (within 0.01: the default int8 index)
-            assert vector["hits"][0]["signals"]["vector"]["score"] == pytest.approx(1.0, abs=0.01)
+            assert vector["hits"][0]["signals"]["vector"]["score"] == pytest.approx(1.0, abs=1e-4)
         if count < TOTAL:
             assert kb(cli, path, "get", f"doc{count:05d}").returncode == 1
         # Running the same input again completes the base.
