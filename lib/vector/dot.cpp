@@ -14,42 +14,70 @@ namespace keel::vector {
 namespace {
 
 // Eight independent sums so the compiler can keep them in SSE registers without reordering
-// one long dependency chain (no -ffast-math).
-float dot_portable(const float* a, const float* b, std::size_t n) noexcept {
+// one long dependency chain (no -ffast-math). `b` is floats, or an int8 vector's values.
+template <class B>
+float dot_portable_of(const float* a, const B* b, std::size_t n) noexcept {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     for (int j = 0; j < 8; ++j)
-      s[j] += a[i + j] * b[i + j];
+      s[j] += a[i + j] * static_cast<float>(b[i + j]);
   }
   float tail = 0;
   for (; i < n; ++i)
-    tail += a[i] * b[i];
+    tail += a[i] * static_cast<float>(b[i]);
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
 }
 
+float dot_portable(const float* a, const float* b, std::size_t n) noexcept {
+  return dot_portable_of(a, b, n);
+}
+
+float dot_f32_i8_portable(const float* a, const std::int8_t* b, std::size_t n) noexcept {
+  return dot_portable_of(a, b, n);
+}
+
 #ifdef KEEL_DOT_X86
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b,
-                                                   std::size_t n) noexcept {
+// Eight floats of `b`: floats, or int8 values widened.
+__attribute__((target("avx2"))) inline __m256 eight(const float* p) noexcept {
+  return _mm256_loadu_ps(p);
+}
+__attribute__((target("avx2"))) inline __m256 eight(const std::int8_t* p) noexcept {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+template <class B>
+__attribute__((target("avx2,fma"))) float dot_avx2_of(const float* a, const B* b,
+                                                      std::size_t n) noexcept {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), eight(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), eight(b + i + 8), s1);
   }
   if (i + 8 <= n) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), eight(b + i), s0);
     i += 8;
   }
   __m256 s = _mm256_add_ps(s0, s1);
-  __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
-  __m128 q = _mm_add_ps(lo, hi);
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   q = _mm_add_ps(q, _mm_movehl_ps(q, q));
   q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
   float total = _mm_cvtss_f32(q);
   for (; i < n; ++i)
-    total += a[i] * b[i];
+    total += a[i] * static_cast<float>(b[i]);
   return total;
+}
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b,
+                                                   std::size_t n) noexcept {
+  return dot_avx2_of(a, b, n);
+}
+
+__attribute__((target("avx2,fma"))) float dot_f32_i8_avx2(const float* a, const std::int8_t* b,
+                                                          std::size_t n) noexcept {
+  return dot_avx2_of(a, b, n);
 }
 
 // Four 16-wide sums: on a vector fetched from memory (the usual case in a graph search) the
@@ -109,47 +137,7 @@ __attribute__((target("avx2"))) std::int32_t dot_i8_avx2(const std::int8_t* a, c
   return total;
 }
 
-__attribute__((target("avx2"))) inline __m256 eight(const std::int8_t* p) noexcept {
-  return _mm256_cvtepi32_ps(
-      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-__attribute__((target("avx2,fma"))) float dot_f32_i8_avx2(const float* a, const std::int8_t* b,
-                                                          std::size_t n) noexcept {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), eight(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), eight(b + i + 8), s1);
-  }
-  if (i + 8 <= n) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), eight(b + i), s0);
-    i += 8;
-  }
-  __m256 s = _mm256_add_ps(s0, s1);
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
-  float total = _mm_cvtss_f32(q);
-  for (; i < n; ++i)
-    total += a[i] * static_cast<float>(b[i]);
-  return total;
-}
-
 #endif
-
-float dot_f32_i8_portable(const float* a, const std::int8_t* b, std::size_t n) noexcept {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j)
-      s[j] += a[i + j] * static_cast<float>(b[i + j]);
-  }
-  float tail = 0;
-  for (; i < n; ++i)
-    tail += a[i] * static_cast<float>(b[i]);
-  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
-}
 
 std::int32_t dot_i8_portable(const std::int8_t* a, const std::int8_t* b, std::size_t n) noexcept {
   std::int32_t total = 0;

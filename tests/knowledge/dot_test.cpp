@@ -6,11 +6,34 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include "vector/dot.hpp"
 
 using namespace keel;
+
+namespace {
+
+// `dot` against a double-precision sum at every length up to 520 and unaligned starts.
+template <class Dot, class A, class B>
+void check_against_reference(std::string_view name, Dot dot, const std::vector<A>& a,
+                             const std::vector<B>& b) {
+  for (std::size_t offset : {0, 1, 3}) {
+    for (std::size_t n = 0; n <= 520; n += (n < 80 ? 1 : 37)) {
+      double reference = 0, magnitude = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        reference += static_cast<double>(a[offset + i]) * b[offset + i];
+        magnitude += std::abs(static_cast<double>(a[offset + i]) * b[offset + i]);
+      }
+      INFO(name << " n=" << n << " offset=" << offset);
+      CHECK(std::abs(dot(a.data() + offset, b.data() + offset, n) - reference) <=
+            1e-5 * (magnitude + 1));
+    }
+  }
+}
+
+}  // namespace
 
 TEST_CASE("every dot implementation matches the reference at every length and offset") {
   std::mt19937 rng(7);
@@ -25,18 +48,7 @@ TEST_CASE("every dot implementation matches the reference at every length and of
   bool chosen_listed = false;
   for (auto [name, dot] : implementations) {
     chosen_listed = chosen_listed || name == vector::dot_implementation();
-    for (std::size_t offset : {0, 1, 3}) {  // unaligned starts
-      for (std::size_t n = 0; n <= 520; n += (n < 80 ? 1 : 37)) {
-        double reference = 0, magnitude = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          reference += static_cast<double>(a[offset + i]) * b[offset + i];
-          magnitude += std::abs(static_cast<double>(a[offset + i]) * b[offset + i]);
-        }
-        INFO(name << " n=" << n << " offset=" << offset);
-        CHECK(std::abs(dot(a.data() + offset, b.data() + offset, n) - reference) <=
-              1e-5 * (magnitude + 1));
-      }
-    }
+    check_against_reference(name, dot, a, b);
   }
   CHECK(chosen_listed);
   CHECK(vector::dot(a.data(), b.data(), 384) ==
@@ -100,20 +112,8 @@ TEST_CASE("every float-by-int8 dot implementation matches the reference") {
     x = normal(rng);
   for (auto& x : b)
     x = static_cast<std::int8_t>(value(rng));
-  for (auto [name, dot] : vector::dot_f32_i8_implementations()) {
-    for (std::size_t offset : {0, 1, 3}) {
-      for (std::size_t n = 0; n <= 520; n += (n < 80 ? 1 : 37)) {
-        double reference = 0, magnitude = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          reference += static_cast<double>(a[offset + i]) * b[offset + i];
-          magnitude += std::abs(static_cast<double>(a[offset + i]) * b[offset + i]);
-        }
-        INFO(name << " n=" << n << " offset=" << offset);
-        CHECK(std::abs(dot(a.data() + offset, b.data() + offset, n) - reference) <=
-              1e-5 * (magnitude + 1));
-      }
-    }
-  }
+  for (auto [name, dot] : vector::dot_f32_i8_implementations())
+    check_against_reference(name, dot, a, b);
   CHECK(vector::dot_f32_i8(a.data(), b.data(), 384) ==
         vector::dot_f32_i8_implementations().back().second(a.data(), b.data(), 384));
 }
