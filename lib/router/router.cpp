@@ -26,7 +26,8 @@ std::int64_t since(Clock::time_point start) {
 
 // z += scale * row over n floats (vectorised).
 inline void axpy(float* __restrict z, const float* __restrict row, float scale, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) z[i] += scale * row[i];
+  for (std::size_t i = 0; i < n; ++i)
+    z[i] += scale * row[i];
 }
 
 // Before fit(): confidence = sigmoid(10 (s1 - 0.55) + 10 (s1 - s2)) — a near-paraphrase with a
@@ -84,30 +85,48 @@ std::shared_ptr<const RouteData> route_from_vectors(Route spec, std::uint32_t id
     data->flat_value.insert(data->flat_value.end(), v.value.begin(), v.value.end());
     data->flat_start.push_back(static_cast<std::uint32_t>(data->flat_index.size()));
   }
-  data->centroid.assign(dimension, 0.0f);
-  for (const auto& v : data->vectors) {
-    for (std::size_t k = 0; k < v.index.size(); ++k) data->centroid[v.index[k]] += v.value[k];
+  // The sum of the vectors: every (index, value) in index order, equal indices added up.
+  std::vector<std::pair<std::uint32_t, float>> entries;
+  entries.reserve(data->flat_index.size());
+  for (std::size_t k = 0; k < data->flat_index.size(); ++k)
+    entries.emplace_back(data->flat_index[k], data->flat_value[k]);
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  SparseVector& centroid = data->centroid;
+  for (const auto& [index, value] : entries) {
+    if (index >= dimension) continue;  // (an embedder's vectors have `dimension` floats)
+    if (!centroid.index.empty() && centroid.index.back() == index) {
+      centroid.value.back() += value;
+    } else {
+      centroid.index.push_back(index);
+      centroid.value.push_back(value);
+    }
   }
   double norm = 0;
-  for (float x : data->centroid) norm += static_cast<double>(x) * x;
+  for (float x : centroid.value)
+    norm += static_cast<double>(x) * x;
   if (norm > 0) {
     const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-    for (float& x : data->centroid) x *= inv;
+    for (float& x : centroid.value)
+      x *= inv;
   }
   return data;
 }
 
-std::shared_ptr<const RouteData> embed_route(Route spec, std::uint32_t id, const Embedder& embedder) {
+std::shared_ptr<const RouteData> embed_route(Route spec, std::uint32_t id,
+                                             const Embedder& embedder) {
   const std::size_t dimension = embedder.dimension();
   std::vector<SparseVector> vectors;
   vectors.reserve(spec.utterances.size());
   auto add = [&](std::vector<float>& v) {
     // Cosine similarity throughout: normalise whatever the embedder returns.
     double norm = 0;
-    for (float x : v) norm += static_cast<double>(x) * x;
+    for (float x : v)
+      norm += static_cast<double>(x) * x;
     if (norm > 0 && std::abs(norm - 1.0) > 1e-4) {
       const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-      for (float& x : v) x *= inv;
+      for (float& x : v)
+        x *= inv;
     }
     vectors.push_back(sparsify(v.data(), dimension));
   };
@@ -127,7 +146,8 @@ std::shared_ptr<const RouteData> embed_route(Route spec, std::uint32_t id, const
                                       std::to_string(spec.utterances.size()) + " utterances");
     for (auto& v : dense) {
       if (v.size() != dimension)
-        throw Error(Errc::provider, "route \"" + spec.name + "\": the embedder returned a vector of " +
+        throw Error(Errc::provider, "route \"" + spec.name +
+                                        "\": the embedder returned a vector of " +
                                         std::to_string(v.size()) + " floats, expected " +
                                         std::to_string(dimension));
       add(v);
@@ -163,7 +183,8 @@ std::shared_ptr<const State> Router::Impl::assemble(
   state->centroids.assign(D * R, 0.0f);
   for (std::size_t r = 0; r < R; ++r) {
     const auto& c = state->routes[r]->centroid;
-    for (std::size_t k = 0; k < D; ++k) state->centroids[k * R + r] = c[k];
+    for (std::size_t k = 0; k < c.index.size(); ++k)
+      state->centroids[c.index[k] * R + r] = c.value[k];
   }
 
   // Exact search unless the index is asked for, or the vectors are dense and many (scanning
@@ -171,7 +192,8 @@ std::shared_ptr<const State> Router::Impl::assemble(
   // thousand utterances).
   const auto& semantic = state->settings.semantic;
   std::size_t entries = 0;
-  for (const auto& route : state->routes) entries += route->flat_index.size();
+  for (const auto& route : state->routes)
+    entries += route->flat_index.size();
   const bool dense = utterances > 0 && entries > utterances * D / 4;
   bool use_hnsw = index != nullptr || semantic.index == "hnsw" ||
                   (semantic.index == "auto" && dense && utterances > semantic.hnsw_min_utterances);
@@ -180,7 +202,8 @@ std::shared_ptr<const State> Router::Impl::assemble(
   if (use_hnsw) {
     if (!index) {
       index = std::make_shared<router::UtteranceIndex>(D, utterances + utterances / 4 + 16);
-      for (const auto& route : state->routes) index->add(route->id, route->vectors);
+      for (const auto& route : state->routes)
+        index->add(route->id, route->vectors);
     }
     state->index = std::move(index);
   }
@@ -194,8 +217,10 @@ std::shared_ptr<const State> Router::Impl::assemble(
     std::vector<int> mapping(R, -1);
     for (std::size_t r = 0; r < R; ++r) {
       auto it = column.find(state->routes[r]->spec.name);
-      if (it != column.end()) mapping[r] = it->second;
-      else if (!state->routes[r]->vectors.empty()) covered = false;
+      if (it != column.end())
+        mapping[r] = it->second;
+      else if (!state->routes[r]->vectors.empty())
+        covered = false;
     }
     if (covered) state->layer_column = std::move(mapping);
   }
@@ -221,9 +246,11 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
       throw Error(Errc::provider, "the embedder returned a vector of " + std::to_string(v.size()) +
                                       " floats, expected " + std::to_string(D));
     double norm = 0;
-    for (float x : v) norm += static_cast<double>(x) * x;
+    for (float x : v)
+      norm += static_cast<double>(x) * x;
     const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-    for (std::size_t k = 0; k < D; ++k) out.query[k] = v[k] * inv;
+    for (std::size_t k = 0; k < D; ++k)
+      out.query[k] = v[k] * inv;
   }
   out.sparse.index.clear();
   out.sparse.value.clear();
@@ -244,7 +271,8 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
   // Centroids: one contiguous row update per non-zero coordinate of the query.
   std::vector<float>& centroid = out.similarity;
   for (std::size_t k = 0; k < out.sparse.index.size(); ++k)
-    axpy(centroid.data(), state.centroids.data() + static_cast<std::size_t>(out.sparse.index[k]) * R,
+    axpy(centroid.data(),
+         state.centroids.data() + static_cast<std::size_t>(out.sparse.index[k]) * R,
          out.sparse.value[k], R);
 
   if (!state.layer_column.empty()) {
@@ -266,11 +294,13 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
     const std::size_t wanted = out.layer ? 4 : 8;
     s.candidates.clear();
     for (std::size_t r = 0; r < R; ++r) {
-      if (!state.routes[r]->vectors.empty()) s.candidates.emplace_back(out.layer ? out.probability[r] : centroid[r], r);
+      if (!state.routes[r]->vectors.empty())
+        s.candidates.emplace_back(out.layer ? out.probability[r] : centroid[r], r);
     }
     if (s.candidates.size() > wanted) {
-      std::nth_element(s.candidates.begin(), s.candidates.begin() + static_cast<std::ptrdiff_t>(wanted),
-                       s.candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      std::nth_element(
+          s.candidates.begin(), s.candidates.begin() + static_cast<std::ptrdiff_t>(wanted),
+          s.candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
       s.candidates.resize(wanted);
     }
     const float* q = out.query.data();
@@ -281,7 +311,8 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
       float best = -2.0f;
       for (std::size_t u = 0; u + 1 < route.flat_start.size(); ++u) {
         float dot = 0.0f;
-        for (std::uint32_t k = route.flat_start[u]; k < route.flat_start[u + 1]; ++k) dot += q[index[k]] * value[k];
+        for (std::uint32_t k = route.flat_start[u]; k < route.flat_start[u + 1]; ++k)
+          dot += q[index[k]] * value[k];
         best = std::max(best, dot);
       }
       s.nearest[candidate.second] = best;
@@ -316,7 +347,8 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
   std::ptrdiff_t best = -1;
   for (std::size_t r = 0; r < R; ++r) {
     if (state.routes[r]->vectors.empty()) continue;
-    if (best < 0 || out.score(r) > out.score(static_cast<std::size_t>(best))) best = static_cast<std::ptrdiff_t>(r);
+    if (best < 0 || out.score(r) > out.score(static_cast<std::size_t>(best)))
+      best = static_cast<std::ptrdiff_t>(r);
   }
   out.best = best;
   if (best < 0) return;
@@ -374,8 +406,10 @@ bool Router::Impl::first_tiers(const State& state, const RouteRequest& request, 
     if (!state.routes[r]->vectors.empty()) ranked.emplace_back(scores.score(r), r);
   }
   std::size_t keep = std::min(top_k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                    ranked.end(), [](const auto& a, const auto& b) {
+                      return a.first > b.first || (a.first == b.first && a.second < b.second);
+                    });
   result.candidates.clear();
   for (std::size_t i = 0; i < keep; ++i)
     result.candidates.push_back({state.routes[ranked[i].second]->spec.name, ranked[i].first});
@@ -417,13 +451,15 @@ namespace {
 // Why the first two tiers did not decide.
 std::string undecided_reason(const State& state, const RouteResult& result,
                              const SemanticScores& scores) {
-  if (scores.best < 0) return "no condition held and no route has utterances that resemble the text";
+  if (scores.best < 0)
+    return "no condition held and no route has utterances that resemble the text";
   const auto best = static_cast<std::size_t>(scores.best);
   const auto& spec = state.routes[best]->spec;
   double threshold = spec.threshold ? *spec.threshold : state.settings.exit_threshold;
   (void)result;
   return "no tier was confident: best semantic match \"" + spec.name + "\" at " +
-         format_confidence(scores.confidence) + ", below its threshold " + format_confidence(threshold);
+         format_confidence(scores.confidence) + ", below its threshold " +
+         format_confidence(threshold);
 }
 
 std::vector<router::OfferedRoute> offered_routes(const State& state, const SemanticScores& scores) {
@@ -435,11 +471,13 @@ std::vector<router::OfferedRoute> offered_routes(const State& state, const Seman
     return offered;
   }
   std::vector<std::pair<float, std::size_t>> ranked;
-  for (std::size_t r = 0; r < state.routes.size(); ++r) ranked.emplace_back(scores.score(r), r);
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(limit), ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t r = 0; r < state.routes.size(); ++r)
+    ranked.emplace_back(scores.score(r), r);
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(limit),
+                    ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (std::size_t i = 0; i < limit; ++i)
-    offered.push_back({state.routes[ranked[i].second]->spec.name, state.routes[ranked[i].second]->spec.description});
+    offered.push_back({state.routes[ranked[i].second]->spec.name,
+                       state.routes[ranked[i].second]->spec.description});
   return offered;
 }
 
@@ -491,7 +529,8 @@ RouteResult Router::route(const RouteRequest& request) const {
       call.cancel = request.cancel;
       router::LlmChoice choice;
       try {
-        ChatResponse response = impl_->options.model->chat(router::llm_route_request(request.text, offered), call);
+        ChatResponse response =
+            impl_->options.model->chat(router::llm_route_request(request.text, offered), call);
         choice = router::parse_llm_choice(response.message.content, offered);
       } catch (const Error& e) {
         if (e.code() == Errc::invalid_argument && impl_->executor().running_in_this_thread()) throw;
@@ -524,13 +563,16 @@ void Router::route_async(RouteRequest request, Callback<RouteResult> done) const
     const bool llm = request.use_llm && state->settings.llm.enabled && impl_->options.model &&
                      !state->routes.empty();
     if (decided || !llm) {
-      if (!decided) impl_->no_decision(*state, *result, result->confidence, undecided_reason(*state, *result, scores));
+      if (!decided)
+        impl_->no_decision(*state, *result, result->confidence,
+                           undecided_reason(*state, *result, scores));
       result->timings_us.total = since(start);
       impl_->emit_event(*result);
       executor.post([done = std::move(done), result]() mutable { done(std::move(*result)); });
       return;
     }
-    auto offered = std::make_shared<std::vector<router::OfferedRoute>>(offered_routes(*state, scores));
+    auto offered =
+        std::make_shared<std::vector<router::OfferedRoute>>(offered_routes(*state, scores));
     CallOptions call;
     call.deadline = Deadline::after_ms(state->settings.llm.timeout_ms).earliest(request.deadline);
     call.cancel = request.cancel;
@@ -542,8 +584,10 @@ void Router::route_async(RouteRequest request, Callback<RouteResult> done) const
         [impl, state, offered, result, best, start, llm_start,
          done = std::move(done)](Result<ChatResponse> response) mutable {
           router::LlmChoice choice;
-          if (response.ok()) choice = router::parse_llm_choice(response.value().message.content, *offered);
-          else choice.refusal = std::string("the model call failed: ") + response.error().what();
+          if (response.ok())
+            choice = router::parse_llm_choice(response.value().message.content, *offered);
+          else
+            choice.refusal = std::string("the model call failed: ") + response.error().what();
           result->timings_us.llm = since(llm_start);
           impl->apply_llm_answer(*state, *result, choice, best);
           result->timings_us.total = since(start);
@@ -562,18 +606,21 @@ std::vector<RouteCandidate> Router::top_k(std::string_view text, std::size_t k,
   Scratch& s = scratch();
   state->conditions->evaluate(text, metadata, s.hits);
   std::vector<double> best(state->routes.size(), -1.0);
-  for (const auto& hit : s.hits) best[hit.route] = hit.confidence;
+  for (const auto& hit : s.hits)
+    best[hit.route] = hit.confidence;
   impl_->score(*state, text, s.scores);
   if (s.scores.best >= 0) {
     for (std::size_t r = 0; r < state->routes.size(); ++r) {
-      if (!state->routes[r]->vectors.empty()) best[r] = std::max(best[r], static_cast<double>(s.scores.score(r)));
+      if (!state->routes[r]->vectors.empty())
+        best[r] = std::max(best[r], static_cast<double>(s.scores.score(r)));
     }
   }
   std::vector<RouteCandidate> out;
   for (std::size_t r = 0; r < state->routes.size(); ++r) {
     if (best[r] >= 0) out.push_back({state->routes[r]->spec.name, best[r]});
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.score > b.score; });
   if (out.size() > k) out.resize(k);
   return out;
 }
@@ -594,8 +641,9 @@ void Router::Impl::build(RouterConfig config, const Json* saved_embedder,
       embedder_json = config.fitted["embedder"];
       where = "fitted.embedder";
     }
-    const bool is_hashing = embedder_json.is_null() ||
-                            (embedder_json.is_object() && embedder_json.value("provider", "") == "hashing");
+    const bool is_hashing =
+        embedder_json.is_null() ||
+        (embedder_json.is_object() && embedder_json.value("provider", "") == "hashing");
     if (is_hashing) {
       std::shared_ptr<HashingEmbedder> made;
       if (embedder_json.is_null()) {
@@ -638,7 +686,8 @@ void Router::Impl::build(RouterConfig config, const Json* saved_embedder,
       routes.push_back(router::route_from_vectors(std::move(config.routes[r]), next_route_id++,
                                                   std::move((*vectors)[r]), dimension));
     } else {
-      routes.push_back(router::embed_route(std::move(config.routes[r]), next_route_id++, *embedder));
+      routes.push_back(
+          router::embed_route(std::move(config.routes[r]), next_route_id++, *embedder));
     }
   }
   publish(assemble(settings_of(config), std::move(routes), std::move(learnt), nullptr));
@@ -668,8 +717,10 @@ void Router::add_route(Route route) {
     if (existing != state->by_name.end()) state->index->remove(routes[existing->second]->id);
     state->index->add(data->id, data->vectors);
   }
-  if (existing != state->by_name.end()) routes[existing->second] = data;
-  else routes.push_back(data);
+  if (existing != state->by_name.end())
+    routes[existing->second] = data;
+  else
+    routes.push_back(data);
   impl_->publish(impl_->assemble(state->settings, std::move(routes), state->learnt, state->index));
 }
 
@@ -683,7 +734,8 @@ bool Router::remove_route(std::string_view name) {
   routes.erase(routes.begin() + static_cast<std::ptrdiff_t>(existing->second));
   Settings settings = state->settings;
   if (settings.fallback == name) settings.fallback.clear();  // it would name no route
-  impl_->publish(impl_->assemble(std::move(settings), std::move(routes), state->learnt, state->index));
+  impl_->publish(
+      impl_->assemble(std::move(settings), std::move(routes), state->learnt, state->index));
   return true;
 }
 
@@ -696,7 +748,8 @@ RouterConfig Router::config() const {
   config.semantic = state->settings.semantic;
   config.llm = state->settings.llm;
   config.embedder = impl_->embedder_config;
-  for (const auto& route : state->routes) config.routes.push_back(route->spec);
+  for (const auto& route : state->routes)
+    config.routes.push_back(route->spec);
   if (state->learnt.layer || state->learnt.layer_calibration.fitted() ||
       state->learnt.similarity_calibration.fitted())
     config.fitted = router::learnt_to_json(state->learnt, state->dimension, impl_->hashing);
@@ -706,7 +759,8 @@ RouterConfig Router::config() const {
 std::vector<std::string> Router::route_names() const {
   auto state = impl_->snapshot();
   std::vector<std::string> names;
-  for (const auto& route : state->routes) names.push_back(route->spec.name);
+  for (const auto& route : state->routes)
+    names.push_back(route->spec.name);
   return names;
 }
 

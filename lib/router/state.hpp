@@ -27,7 +27,9 @@ struct RouteData {
   std::vector<std::uint32_t> flat_start;
   std::vector<std::uint32_t> flat_index;
   std::vector<float> flat_value;
-  std::vector<float> centroid;        // dimension floats, L2-normalised; zeros without utterances
+  SparseVector centroid;  // the utterances' sum, L2-normalised, by increasing index; empty without
+                          // utterances (a dense copy per route cost a page fault every 1,024
+                          // dimensions to make, and routes × dimension floats to keep)
 };
 
 /// The HNSW index over every utterance, shared by snapshots and changed in place by
@@ -67,7 +69,7 @@ struct Learnt {
   Calibration layer_calibration;       // features: p1, p1 - p2, s1, s1 - s2
   Calibration similarity_calibration;  // features: s1, s1 - s2
   double threshold = 0;                // the shared tuned threshold (per-route ones are in routes)
-  Json embedder;                       // a fitted state's embedder JSON, as read (see learnt_to_json)
+  Json embedder;  // a fitted state's embedder JSON, as read (see learnt_to_json)
 };
 
 struct State {
