@@ -238,7 +238,7 @@ struct KEEL_API SearchQuery {
   std::size_t candidates = 50;  ///< hits taken from each signal before fusion (>= k is used)
   /// Weight of the keyword signal in the fusion (0 leaves it out).
   double keyword_weight = 1.0;
-  /// Weight of the vector signal in the fusion (0 leaves it out).
+  /// Weight of the vector signal in the fusion (0 leaves it out: the query is not embedded).
   double vector_weight = 1.0;
   /// Weight of the graph signal in the fusion (0 leaves it out).
   double graph_weight = 0.5;

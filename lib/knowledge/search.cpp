@@ -319,9 +319,10 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   const std::size_t want = std::max(query.candidates, query.k);
   SearchResult result;
 
-  // Embedding may be slow (a model over HTTP): before a connection is taken.
+  // Embedding may be slow (a model over HTTP): before a connection is taken. A signal
+  // weighted 0 is left out of the fusion: the vector one is not even computed then.
   std::vector<float> query_vector;
-  if (query.use_vector) {
+  if (query.use_vector && query.vector_weight > 0) {
     if (!query.vector.empty()) {
       query_vector = query.vector;
     } else if (!query.text.empty()) {

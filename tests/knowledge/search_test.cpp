@@ -2,12 +2,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <set>
 
 #include "core/metadata_filter.hpp"
 #include "kb_test_support.hpp"
+#include "keel/llm.hpp"
 #include "knowledge/filter_sql.hpp"
 #include "knowledge/fts_query.hpp"
 #include "knowledge/fusion.hpp"
@@ -464,4 +466,41 @@ TEST_CASE("an int8 index's best hits are scored again exactly: exact ranks and s
       CHECK(hits[r].vector->score == doctest::Approx(exact[r].first).epsilon(1e-6));
     }
   }
+}
+
+TEST_CASE("a vector signal weighted 0 is not computed: the query is not even embedded") {
+  // A test double counting the texts it embeds (the hashing embedder does the work).
+  struct CountingEmbedder : Embedder {
+    HashingEmbedder inner{[] {
+      HashingEmbedder::Options o;
+      o.dimension = 16;
+      return o;
+    }()};
+    mutable std::atomic<int> texts{0};
+    std::size_t dimension() const noexcept override { return 16; }
+    std::vector<std::vector<float>> embed_batch(const std::vector<std::string>& batch,
+                                                const CallOptions& options) const override {
+      texts += static_cast<int>(batch.size());
+      return inner.embed_batch(batch, options);
+    }
+    std::string_view provider() const noexcept override { return "counting"; }
+  };
+  auto embedder = std::make_shared<CountingEmbedder>();
+  auto options = small_options();
+  options.embedder = embedder;
+  auto kb = KnowledgeBase::open(":memory:", options);
+  kb.upsert({make_document("fox", "The quick brown fox"), make_document("owl", "Owls hunt")});
+  const int after_upsert = embedder->texts.load();
+  SearchQuery query;
+  query.text = "fox";
+  auto both = kb.search(query);
+  CHECK(embedder->texts.load() == after_upsert + 1);
+  CHECK(both.timings_us.contains("vector"));
+  query.vector_weight = 0;
+  auto keyword_only = kb.search(query);
+  CHECK(embedder->texts.load() == after_upsert + 1);
+  CHECK_FALSE(keyword_only.timings_us.contains("vector"));
+  REQUIRE_FALSE(keyword_only.hits.empty());
+  CHECK(keyword_only.hits[0].id == "fox");
+  CHECK_FALSE(keyword_only.hits[0].vector.has_value());
 }
