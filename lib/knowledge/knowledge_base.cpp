@@ -752,7 +752,7 @@ Json KnowledgeBase::stats() const {
   out["path"] = impl.path;
   out["dimension"] = impl.dimension;
   out["metric"] = impl.cosine ? "cosine" : "inner_product";
-  out["quantization"] = index->quantization() == vector::Quantization::int8 ? "int8" : "none";
+  out["quantization"] = vector::quantization_name(index->quantization());
   out["index_elements"] = index->size() + index->deleted_count();
   out["deleted_in_index"] = index->deleted_count();
   out["index_bytes"] = impl.memory ? 0 : file_size(impl.index_path());

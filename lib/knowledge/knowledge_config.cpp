@@ -3,6 +3,7 @@
 
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
+#include "knowledge/knowledge_base_impl.hpp"
 
 namespace keel {
 
@@ -62,9 +63,13 @@ HnswOptions HnswOptions::from_json(const Json& json, const std::string& path) {
   out.ef_construction = static_cast<std::size_t>(reader.integer("ef_construction", 200, 10, 4096));
   out.ef_search = static_cast<std::size_t>(reader.integer("ef_search", 64, 1, 4096));
   out.seed = static_cast<std::size_t>(reader.integer("seed", 100, 0, INT64_MAX));
-  out.quantization = reader.choice("quantization", "none", {"none", "int8"}) == "int8"
-                         ? VectorQuantization::int8
-                         : VectorQuantization::none;
+  // (the default is the struct's: int8)
+  out.quantization =
+      reader.choice("quantization",
+                    vector::quantization_name(knowledge::index_quantization(out.quantization)),
+                    {"none", "int8"}) == "int8"
+          ? VectorQuantization::int8
+          : VectorQuantization::none;
   reader.finish();
   return out;
 }
@@ -74,7 +79,7 @@ Json HnswOptions::to_json() const {
           {"ef_construction", ef_construction},
           {"ef_search", ef_search},
           {"seed", seed},
-          {"quantization", quantization == VectorQuantization::int8 ? "int8" : "none"}};
+          {"quantization", vector::quantization_name(knowledge::index_quantization(quantization))}};
 }
 
 KnowledgeOptions KnowledgeOptions::from_json(const Json& json) {

@@ -69,9 +69,14 @@ namespace {
 #include "vector/dot.hpp"
 
 namespace keel::vector {
-namespace {
 
 static_assert(sizeof(hnswlib::labeltype) == sizeof(HnswIndex::Label));
+
+const char* quantization_name(Quantization quantization) noexcept {
+  return quantization == Quantization::int8 ? "int8" : "none";
+}
+
+namespace {
 
 using Graph = hnswlib::HierarchicalNSW<float>;
 
@@ -172,15 +177,13 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
+// A file header's field, which may hold any value.
 const char* quantization_name(std::uint32_t quantization) {
-  switch (quantization) {
-    case static_cast<std::uint32_t>(Quantization::none):
-      return "none";
-    case static_cast<std::uint32_t>(Quantization::int8):
-      return "int8";
-    default:
-      return "unknown";
+  if (quantization == static_cast<std::uint32_t>(Quantization::none) ||
+      quantization == static_cast<std::uint32_t>(Quantization::int8)) {
+    return quantization_name(static_cast<Quantization>(quantization));
   }
+  return "unknown";
 }
 
 class FileWriter {

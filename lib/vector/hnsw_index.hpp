@@ -48,6 +48,9 @@ enum class Quantization : std::uint32_t {
   int8 = 1,  ///< a float scale and an int8 per dimension
 };
 
+/// "none" or "int8": the name the JSON options, stats() and the index file's errors use.
+const char* quantization_name(Quantization quantization) noexcept;
+
 class HnswIndex {
  public:
   using Label = std::uint64_t;

@@ -472,7 +472,7 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads, const s
   std::printf("  vector recall@10 vs exact: %.4f (%zu queries, ef_search %zu, quantization %s)\n",
               found / static_cast<double>(recall_queries * 10), recall_queries,
               options.hnsw.ef_search,
-              options.hnsw.quantization == VectorQuantization::int8 ? "int8" : "none");
+              vector::quantization_name(knowledge::index_quantization(options.hnsw.quantization)));
   kb.close();
   if (compare) compare_quantization(corpus, n, query_vectors);
   if (keep.empty()) std::filesystem::remove_all(dir);

@@ -152,6 +152,13 @@ TEST_CASE("options from JSON: values are read, unknown keys and wrong types name
   CHECK(options.synchronous == "full");
   CHECK(options.compaction_min_deleted == 10);
   CHECK(KnowledgeOptions::from_json(options.to_json()).to_json() == options.to_json());
+  CHECK(options.hnsw.quantization == VectorQuantization::int8);  // the default
+  CHECK(options.to_json()["hnsw"]["quantization"] == "int8");
+  auto float32 = KnowledgeOptions::from_json(Json::parse(R"({"hnsw": {"quantization": "none"}})"));
+  CHECK(float32.hnsw.quantization == VectorQuantization::none);
+  CHECK(float32.to_json()["hnsw"]["quantization"] == "none");
+  CHECK_THROWS_WITH_AS(KnowledgeOptions::from_json(Json::parse(R"({"hnsw": {"quantization": 8}})")),
+                       doctest::Contains("hnsw.quantization"), Error);
 
   auto error_of = [](const char* text) {
     try {
