@@ -84,8 +84,9 @@ struct KEEL_API KnowledgeOptions {
   /// The JSON the embedder was made from (kept for to_json); null when set in code.
   Json embedder_config;
   /// Receives "kb.open", "kb.index" (the vector index is ready: "index" says how it was
-  /// obtained, or "failed" with "error"; from the loader's thread), "kb.upsert", "kb.delete",
-  /// "kb.search" and "kb.compact" events.
+  /// obtained, or "failed" with "error"; "token_counts" whether the documents' lengths were
+  /// "saved" with the base or "counted" from its keyword index; from the loader's thread),
+  /// "kb.upsert", "kb.delete", "kb.search" and "kb.compact" events.
   EventSink events;
 
   /// Throws Error(invalid_config) naming the JSON path of a bad or unknown key.

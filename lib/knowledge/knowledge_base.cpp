@@ -144,7 +144,13 @@ void KnowledgeBase::Impl::load() noexcept {
   std::optional<std::pair<Errc, std::string>> failure;
   try {
     try {
-      token_counts->load(*writer);
+      if (auto saved_at = token_counts->load_saved(*writer, pruned_through, generation)) {
+        token_counts_source = "saved";
+        token_counts_saved = *saved_at == generation;
+      } else {
+        token_counts->load(*writer);
+        token_counts_source = "counted";
+      }
     } catch (...) {
       // Lengths left unknown are asked of FTS5 row by row: slower keyword ranking, the same
       // scores (and a database that cannot be read says so on the next query).
@@ -188,6 +194,7 @@ void KnowledgeBase::Impl::load() noexcept {
       } else {
         event["index"] = index_state;
         if (!index_reason.empty()) event["index_reason"] = index_reason;
+        event["token_counts"] = token_counts_source.empty() ? "unknown" : token_counts_source;
       }
     }
     // The last use of this object: a sink that closes and destroys the base from this thread

@@ -53,6 +53,12 @@ struct KnowledgeBase::Impl {
       0};                            // kb_meta's, as of the last commit (written under write_mutex)
   std::uint64_t pruned_through = 0;  // (write_mutex)
   bool index_changed = false;        // since the index file was written (write_mutex)
+  // The document lengths (token_counts below): whether the loader got every one ("saved":
+  // from the token_counts table, "counted": from FTS5's docsize table; empty: it failed, and
+  // FTS5 is asked row by row), and whether the table holds them as of `generation`. Set by
+  // the loader before it is done, then under write_mutex.
+  std::string token_counts_source;
+  bool token_counts_saved = false;
 
   // Read connections of a file base, lent to one thread at a time, each with its snippet
   // maker (an FTS5 tokenizer, made on first use; it goes before its connection).

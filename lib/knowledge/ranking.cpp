@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "keel/error.hpp"
+#include "knowledge/schema.hpp"
 
 namespace keel::knowledge {
 
@@ -173,6 +174,42 @@ void TokenCounts::set(std::int64_t label, std::uint32_t tokens) {
       tokens, std::memory_order_relaxed);
 }
 
+namespace {
+
+void put_length(Blocks& blocks, std::int64_t label, std::uint32_t tokens) {
+  const auto block = static_cast<std::size_t>(label) / TokenCounts::block_size;
+  if (tokens == 0 && (block >= blocks.size() || !blocks[block])) return;  // never known
+  if (blocks.size() <= block) blocks.resize(block + 1);
+  if (!blocks[block]) blocks[block] = std::make_shared<TokenCounts::Block>();
+  (*blocks[block])[static_cast<std::size_t>(label) % TokenCounts::block_size].store(
+      tokens, std::memory_order_relaxed);
+}
+
+// The saved lengths: a format number, how many, then (label - previous label, tokens) for each,
+// all as LEB128 varints, labels ascending.
+constexpr std::uint64_t saved_format = 1;
+
+void put_varint(std::string& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+bool get_varint(std::string_view& in, std::uint64_t& value) {
+  value = 0;
+  for (unsigned shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void TokenCounts::load(Connection& connection) {
   auto blocks = std::make_shared<Blocks>();
   auto rows = connection.prepare("SELECT id, sz FROM documents_fts_docsize");
@@ -180,14 +217,104 @@ void TokenCounts::load(Connection& connection) {
     const std::int64_t label = rows.int64(0);
     auto tokens = first_varint(rows.blob(1));
     if (label < 0 || !tokens) continue;  // left to FTS5 to answer
-    const auto block = static_cast<std::size_t>(label) / block_size;
-    if (blocks->size() <= block) blocks->resize(block + 1);
-    if (!(*blocks)[block]) (*blocks)[block] = std::make_shared<Block>();
-    (*(*blocks)[block])[static_cast<std::size_t>(label) % block_size].store(
-        *tokens, std::memory_order_relaxed);
+    put_length(*blocks, label, *tokens);
   }
   std::lock_guard lock(mutex_);
   blocks_ = std::move(blocks);
+}
+
+void TokenCounts::save(Connection& connection, std::uint64_t generation) const {
+  const auto current = view();
+  std::string body;
+  std::uint64_t count = 0;
+  std::int64_t previous = 0;
+  if (current.blocks_) {
+    for (std::size_t b = 0; b < current.blocks_->size(); ++b) {
+      if (!(*current.blocks_)[b]) continue;
+      for (std::size_t i = 0; i < block_size; ++i) {
+        const std::uint32_t tokens = (*(*current.blocks_)[b])[i].load(std::memory_order_relaxed);
+        if (tokens == 0) continue;
+        const auto label = static_cast<std::int64_t>(b * block_size + i);
+        put_varint(body, static_cast<std::uint64_t>(label - previous));
+        put_varint(body, tokens);
+        previous = label;
+        ++count;
+      }
+    }
+  }
+  std::string saved;
+  put_varint(saved, saved_format);
+  put_varint(saved, count);
+  saved += body;
+  connection.exec(token_counts_table_sql);
+  auto put = connection.prepare(
+      "INSERT OR REPLACE INTO token_counts(id, generation, counts) VALUES (1, ?1, ?2)");
+  put.bind(1, static_cast<std::int64_t>(generation)).bind_blob(2, saved.data(), saved.size()).run();
+}
+
+std::optional<std::uint64_t> TokenCounts::load_saved(Connection& connection,
+                                                     std::uint64_t pruned_through,
+                                                     std::uint64_t generation) {
+  {
+    auto table = connection.prepare(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'token_counts'");
+    if (!table.step()) return std::nullopt;  // (a base last written before they were saved)
+  }
+  auto row = connection.prepare("SELECT generation, counts FROM token_counts WHERE id = 1");
+  if (!row.step()) return std::nullopt;
+  const auto saved_at = row.int64(0);
+  // Deletions older than the tombstones kept cannot be caught up.
+  if (saved_at < 0 || static_cast<std::uint64_t>(saved_at) < pruned_through ||
+      static_cast<std::uint64_t>(saved_at) > generation) {
+    return std::nullopt;
+  }
+  // No label above the largest ever given (AUTOINCREMENT keeps it): a damaged count cannot
+  // make the blocks grow without bound.
+  std::int64_t largest = 0;
+  {
+    auto sequence = connection.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'documents'");
+    if (sequence.step()) largest = sequence.int64(0);
+  }
+  std::string_view in = row.blob(1);
+  std::uint64_t format = 0, count = 0;
+  if (!get_varint(in, format) || format != saved_format || !get_varint(in, count) ||
+      count > in.size() / 2) {
+    return std::nullopt;
+  }
+  auto blocks = std::make_shared<Blocks>();
+  std::int64_t label = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint64_t step = 0, tokens = 0;
+    if (!get_varint(in, step) || !get_varint(in, tokens) || step == 0 ||
+        step > static_cast<std::uint64_t>(largest - label) || tokens == 0 ||
+        tokens > std::numeric_limits<std::uint32_t>::max()) {
+      return std::nullopt;
+    }
+    label += static_cast<std::int64_t>(step);
+    put_length(*blocks, label, static_cast<std::uint32_t>(tokens));
+  }
+  if (!in.empty()) return std::nullopt;
+  // Caught up: documents deleted since (their labels are never given again), then those
+  // written since, whose lengths FTS5 has.
+  auto deleted = connection.prepare("SELECT label FROM tombstones WHERE generation > ?1");
+  deleted.bind(1, saved_at);
+  while (deleted.step()) {
+    const std::int64_t gone = deleted.int64(0);
+    if (gone >= 0) put_length(*blocks, gone, 0);
+  }
+  auto written = connection.prepare(
+      "SELECT d.label, s.sz FROM documents d JOIN documents_fts_docsize s ON s.id = d.label "
+      "WHERE d.generation > ?1");
+  written.bind(1, saved_at);
+  while (written.step()) {
+    const std::int64_t at = written.int64(0);
+    auto tokens = first_varint(written.blob(1));
+    if (at < 0) continue;
+    put_length(*blocks, at, tokens.value_or(0));
+  }
+  std::lock_guard lock(mutex_);
+  blocks_ = std::move(blocks);
+  return static_cast<std::uint64_t>(saved_at);
 }
 
 std::size_t TokenCounts::memory_bytes() const {

@@ -4,8 +4,9 @@
 // bm25() asks FTS5 for each matching document's length, and FTS5 answers with a lookup in its
 // docsize table per row: two thirds of a keyword query's time when a query matches thousands
 // of documents. The knowledge base keeps every document's length (in tokens, as FTS5 counted
-// them) in memory instead — TokenCounts, 4 bytes a document — filled from the docsize table
-// when the base opens and updated by the writer after each commit. A length it does not know
+// them) in memory instead — TokenCounts, 4 bytes a document — filled when the base opens
+// (from the copy saved with the base when it was last saved, else from the docsize table) and
+// updated by the writer after each commit. A length it does not know
 // (0) is asked of FTS5 as bm25() would, so a missing entry costs time, never a wrong score.
 #pragma once
 
@@ -52,6 +53,18 @@ class TokenCounts {
   void set(std::int64_t label, std::uint32_t tokens);
   /// Loads every document's length from FTS5's docsize table, replacing what was known.
   void load(Connection& connection);
+
+  /// Saves every known length in the token_counts table as of `generation`, inside the
+  /// caller's transaction: the next open reads one row instead of docsize's row per document
+  /// (2.3 ms of a 10,000-document base's cold start).
+  void save(Connection& connection, std::uint64_t generation) const;
+  /// Replaces what is known with the saved lengths, brought up to date with the documents
+  /// written and deleted since (by generation, and by the tombstones kept after
+  /// `pruned_through`). Returns the generation they were saved at; nullopt, leaving this as it
+  /// was, when none are saved or they cannot be used (damaged, older than the tombstones kept,
+  /// newer than the database at `generation`): load() then.
+  std::optional<std::uint64_t> load_saved(Connection& connection, std::uint64_t pruned_through,
+                                          std::uint64_t generation);
   std::size_t memory_bytes() const;
 
  private:

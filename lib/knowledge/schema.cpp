@@ -103,6 +103,7 @@ void check_knowledge_base(Connection& connection) {
 void create_schema(Connection& connection, const StoredMeta& meta) {
   Transaction transaction(connection);
   connection.exec(schema_sql);
+  connection.exec(token_counts_table_sql);
   connection.exec("PRAGMA application_id=" + std::to_string(application_id));
   connection.exec("PRAGMA user_version=" + std::to_string(schema_version));
   auto put = [&](const char* key, auto bind_value) {

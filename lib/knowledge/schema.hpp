@@ -16,6 +16,12 @@ inline constexpr std::int64_t application_id = 0x4B45454C;
 /// PRAGMA user_version: the schema's version.
 inline constexpr std::int64_t schema_version = 1;
 
+/// The document lengths TokenCounts saves (see ranking.hpp): one row, a cache of FTS5's docsize
+/// table that may be missing (a base last written before keel saved them) or out of date.
+inline constexpr const char* token_counts_table_sql =
+    "CREATE TABLE IF NOT EXISTS token_counts(id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "generation INTEGER NOT NULL, counts BLOB NOT NULL)";
+
 /// What kb_meta records about a base.
 struct StoredMeta {
   std::uint64_t owner = 0;  ///< random per database; ties the index file to it

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 
 #include "kb_test_support.hpp"
 #include "knowledge/fts_query.hpp"
@@ -206,4 +207,134 @@ TEST_CASE("TokenCounts: blocks made on demand, views stay valid, 0 forgets") {
   counts.set(900 * TokenCounts::block_size, 0);  // forgetting the unknown makes nothing
   CHECK(counts.view().get(900 * TokenCounts::block_size) == 0);
   CHECK(counts.memory_bytes() < 3 * sizeof(TokenCounts::Block));
+}
+
+namespace {
+
+// The "token_counts" field of each kb.index event: where the loader got the lengths.
+struct LengthSources {
+  std::vector<std::string> seen;
+  KnowledgeOptions options() {
+    auto o = small_options();
+    o.events = [this](const Json& event) {
+      if (event["type"] == "kb.index") seen.push_back(event.value("token_counts", ""));
+    };
+    return o;
+  }
+  std::string open_and_close(const std::string& path) {
+    seen.clear();
+    {
+      auto kb = KnowledgeBase::open(path, options());
+      (void)kb.stats();  // waits for the loader
+    }
+    return seen.size() == 1 ? seen[0] : "events: " + std::to_string(seen.size());
+  }
+};
+
+// Every document's length as FTS5's docsize table has it, by label.
+std::map<std::int64_t, std::uint32_t> docsize_lengths(Connection& db) {
+  TokenCounts counted;
+  counted.load(db);
+  std::map<std::int64_t, std::uint32_t> out;
+  auto labels = db.prepare("SELECT label FROM documents");
+  while (labels.step())
+    out[labels.int64(0)] = counted.view().get(labels.int64(0));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("document lengths are saved with the base and read back as one row, caught up") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  LengthSources sources;
+  {
+    auto kb = KnowledgeBase::open(path, sources.options());
+    std::vector<Document> documents;
+    for (int i = 0; i < 80; ++i)
+      documents.push_back(make_document("d" + std::to_string(i), text_of(i)));
+    kb.upsert(documents);
+  }
+  REQUIRE(sources.seen == std::vector<std::string>{"counted"});  // a new base: nothing saved yet
+  CHECK(sources.open_and_close(path) == "saved");
+
+  // Written and deleted after the lengths were saved, the base still open (as after a crash):
+  // the saved lengths, caught up, are FTS5's.
+  auto kb = KnowledgeBase::open(path, small_options());
+  kb.upsert(make_document("d5", text_of(5) + " " + text_of(30) + " " + text_of(31)));
+  kb.upsert(make_document("new", "river river stone"));
+  kb.remove(std::vector<std::string>{"d6", "d7"});
+  Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  const auto meta = knowledge::read_meta(db);
+  TokenCounts counts;
+  auto saved_at = counts.load_saved(db, meta.pruned_through, meta.generation);
+  REQUIRE(saved_at);
+  CHECK(*saved_at < meta.generation);
+  const auto expected = docsize_lengths(db);
+  CHECK(expected.size() == 79);
+  for (auto [label, tokens] : expected) {
+    INFO("label " << label);
+    CHECK(tokens > 0);
+    CHECK(counts.view().get(label) == tokens);
+  }
+  for (std::int64_t label = 0; label < 200; ++label)  // the deleted ones are forgotten
+    if (!expected.count(label)) CHECK(counts.view().get(label) == 0);
+  // Lengths saved after the tombstones they would need were pruned, or ahead of the database,
+  // are not used.
+  CHECK_FALSE(counts.load_saved(db, *saved_at + 1, meta.generation));
+  CHECK_FALSE(counts.load_saved(db, 0, *saved_at - 1));
+}
+
+TEST_CASE("saved document lengths that are damaged or missing are counted again") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  LengthSources sources;
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    std::vector<Document> documents;
+    for (int i = 0; i < 40; ++i)
+      documents.push_back(make_document("d" + std::to_string(i), text_of(i)));
+    kb.upsert(documents);
+  }
+  auto damage = [&](const std::string& sql) {
+    Connection db(path, false);
+    db.exec(sql);
+  };
+  SUBCASE("damaged") {
+    for (const char* counts :
+         {"x''", "x'01'", "x'0102ff'", "x'0101ffffffffffffffffff7f05'", "x'02010105'",
+          "x'0101000a'", "x'01010100'", "x'0101010a01'", "x'010101ffffffff7f'"}) {
+      INFO(counts);
+      damage(std::string("UPDATE token_counts SET counts = ") + counts);
+      CHECK(sources.open_and_close(path) == "counted");
+      CHECK(sources.open_and_close(path) == "saved");  // saved again, whole
+    }
+  }
+  SUBCASE("a label beyond any the base gave") {
+    damage("UPDATE token_counts SET counts = x'0101ffffffff0f05'");
+    CHECK(sources.open_and_close(path) == "counted");
+  }
+  SUBCASE("missing, as in a base last written by an older keel") {
+    damage("DROP TABLE token_counts");
+    CHECK(sources.open_and_close(path) == "counted");
+    CHECK(sources.open_and_close(path) == "saved");
+  }
+  // Whatever the loader found, keyword scores are FTS5's.
+  auto kb = KnowledgeBase::open(path, small_options());
+  SearchQuery query;
+  query.text = "river stone";
+  query.use_vector = false;
+  Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  auto result = kb.search(query);
+  REQUIRE(!result.hits.empty());
+  for (const auto& hit : result.hits) {
+    auto expected = db.prepare(
+        "SELECT bm25(documents_fts) FROM documents_fts JOIN documents d "
+        "ON d.label = documents_fts.rowid WHERE documents_fts MATCH 'river OR stone' AND d.id = "
+        "?1");
+    REQUIRE(expected.bind_text(1, hit.id).step());
+    CHECK(hit.keyword->score == doctest::Approx(-expected.real(0)).epsilon(1e-12));
+  }
 }
