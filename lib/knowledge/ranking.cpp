@@ -273,7 +273,7 @@ std::optional<std::uint64_t> TokenCounts::load_saved(Connection& connection,
   std::int64_t largest = 0;
   {
     auto sequence = connection.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'documents'");
-    if (sequence.step()) largest = sequence.int64(0);
+    if (sequence.step()) largest = std::max<std::int64_t>(0, sequence.int64(0));
   }
   std::string_view in = row.blob(1);
   std::uint64_t format = 0, count = 0;

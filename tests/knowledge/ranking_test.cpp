@@ -315,6 +315,11 @@ TEST_CASE("saved document lengths that are damaged or missing are counted again"
     damage("UPDATE token_counts SET counts = x'0101ffffffff0f05'");
     CHECK(sources.open_and_close(path) == "counted");
   }
+  SUBCASE("a damaged sequence of labels") {
+    damage("UPDATE sqlite_sequence SET seq = -5 WHERE name = 'documents'");
+    damage("UPDATE token_counts SET counts = x'0101ffffffff0f05'");
+    CHECK(sources.open_and_close(path) == "counted");
+  }
   SUBCASE("missing, as in a base last written by an older keel") {
     damage("DROP TABLE token_counts");
     CHECK(sources.open_and_close(path) == "counted");
