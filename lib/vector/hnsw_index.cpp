@@ -48,11 +48,14 @@
 #pragma GCC diagnostic ignored "-Wpedantic"
 #pragma GCC diagnostic ignored "-Wextra"
 #endif
-// hnswlib's search prefetches the entry after the last of a link list, one past the end of a
-// full upper-level list: harmless in a release build (a prefetch never faults), a
-// heap-buffer-overflow to AddressSanitizer. Its manual vectorisation (the prefetches and its
-// SSE spaces, which keel does not use) is left out of sanitizer builds.
-#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+// hnswlib's search reads the entry after the last of a link list to prefetch what it points
+// to: up to 4 bytes past the end of a full upper-level list's block. Harmless in a release
+// build (the heap goes on past any such block), a heap overflow to AddressSanitizer and, when
+// the next block was freed by another thread, a use after free to ThreadSanitizer. Its manual
+// vectorisation (the prefetches and its SSE spaces, which keel does not use) is left out of
+// sanitizer builds.
+#if (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)) && \
+    !defined(NO_MANUAL_VECTORIZATION)
 #define NO_MANUAL_VECTORIZATION
 #endif
 namespace {
