@@ -61,7 +61,7 @@ constexpr std::string_view common_words[] = {
     "est", "for", "from", "get", "had", "has", "have", "her", "his", "how", "ich", "ist", "its",
     "les", "los", "mit", "not", "now", "one", "our", "out", "par", "pas", "por", "que", "qui",
     "see", "she", "sie", "that", "the", "them", "then", "there", "they", "this", "und", "une",
-    "use", "was", "way", "what", "who", "will", "with", "you", "your"};
+    "use", "was", "way", "what", "who", "will", "with", "you"};
 
 // Two-letter words of the catalogue's languages (English, French, Spanish, German, Italian,
 // Portuguese) common enough to be in nearly any text of theirs. Sorted.
