@@ -32,6 +32,8 @@ std::optional<std::uint32_t> first_varint(std::string_view blob) {
   return std::nullopt;
 }
 
+constexpr double k1 = 1.2;  // bm25()'s (b is in row_score)
+
 // What keel_bm25 computes once per query (FTS5 keeps it as the query's auxiliary data).
 struct QueryStatistics {
   TokenCounts::View lengths;
@@ -41,6 +43,8 @@ struct QueryStatistics {
   // asking FTS5 for its instances in each row costs a call per row (user queries often carry
   // words the corpus does not have).
   std::vector<int> present;
+  // The most each phrase can add to a row's score, however often it is there: idf * (k1 + 1).
+  std::vector<double> ceiling;
 };
 
 int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
@@ -63,6 +67,7 @@ QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& 
     double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
                           (static_cast<double>(hits) + 0.5));
     stats->idf.push_back(idf <= 0.0 ? 1e-6 : idf);
+    stats->ceiling.push_back(stats->idf.back() * (k1 + 1));
     if (hits > 0) stats->present.push_back(i);
   }
   auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
@@ -72,13 +77,53 @@ QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& 
   return rc == SQLITE_OK ? raw : nullptr;  // (FTS5 deletes it when setting fails)
 }
 
-// The row's score (larger = better); false with `rc` set when FTS5 fails.
-bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double& score, int& rc) {
-  constexpr double k1 = 1.2, b = 0.75;
+int phrase_frequency(const Fts5ExtensionApi* api, Fts5Context* fts, Fts5PhraseIter& it, int column,
+                     int offset) {
+  int frequency = 0;
+  for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
+    ++frequency;
+  return frequency;
+}
+
+// The row's score (larger = better); false with `rc` set when FTS5 fails. A row that cannot
+// score above `bar` — the phrases it holds could not add up to it however often they were
+// there — is not scored: `score` is left at minus infinity and its instances are not counted
+// (most of the rows of a query with a common word hold only that word).
+bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double& score, int& rc) {
+  constexpr double b = 0.75;
   const QueryStatistics* stats = statistics(api, fts, rc);
   if (!stats) {
     if (rc == SQLITE_OK) rc = SQLITE_ERROR;
     return false;
+  }
+  // The phrases the row holds, each with its instances started (when there is a bar to beat:
+  // with one phrase every row holds it, and none's ceiling is below a score kept).
+  struct Held {
+    int phrase;
+    Fts5PhraseIter it;
+    int column, offset;
+  };
+  constexpr std::size_t held_max = 16;
+  Held held[held_max];
+  std::size_t count = 0;
+  const bool pruning = bar > -std::numeric_limits<double>::infinity() &&
+                       stats->present.size() > 1 && stats->present.size() <= held_max;
+  if (pruning) {
+    double ceiling = 0;
+    for (int i : stats->present) {
+      Held& h = held[count];
+      h.phrase = i;
+      api->xPhraseFirst(fts, i, &h.it, &h.column, &h.offset);
+      if (h.column < 0) continue;
+      ceiling += stats->ceiling[static_cast<std::size_t>(i)];
+      ++count;
+    }
+    // (A margin for rounding: a score computed from a huge frequency may round past its term's
+    // ceiling by an ulp.)
+    if (ceiling * (1 + 1e-9) < bar) {
+      score = -std::numeric_limits<double>::infinity();
+      return true;
+    }
   }
   double length = stats->lengths.get(api->xRowid(fts));
   if (length == 0) {  // not known: ask FTS5, as bm25() always does
@@ -87,14 +132,22 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double& score, int
     length = tokens;
   }
   const double norm = k1 * (1 - b + b * length / stats->average_length);
+  // In the phrases' order, as bm25() adds them (a phrase the row lacks adds 0).
   score = 0;
+  auto add = [&](int phrase, int frequency) {
+    score +=
+        stats->idf[static_cast<std::size_t>(phrase)] * (frequency * (k1 + 1) / (frequency + norm));
+  };
+  if (pruning) {
+    for (std::size_t h = 0; h < count; ++h)
+      add(held[h].phrase, phrase_frequency(api, fts, held[h].it, held[h].column, held[h].offset));
+    return true;
+  }
   for (int i : stats->present) {
     Fts5PhraseIter it;
-    int column = 0, offset = 0, frequency = 0;
+    int column = 0, offset = 0;
     api->xPhraseFirst(fts, i, &it, &column, &offset);
-    for (; column >= 0; api->xPhraseNext(fts, &it, &column, &offset))
-      ++frequency;
-    score += stats->idf[static_cast<std::size_t>(i)] * (frequency * (k1 + 1) / (frequency + norm));
+    add(i, phrase_frequency(api, fts, it, column, offset));
   }
   return true;
 }
@@ -103,7 +156,8 @@ void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* r
                sqlite3_value**) {
   int rc = SQLITE_OK;
   double score = 0;
-  if (!row_score(api, fts, score, rc)) return sqlite3_result_error_code(result, rc);
+  if (!row_score(api, fts, -std::numeric_limits<double>::infinity(), score, rc))
+    return sqlite3_result_error_code(result, rc);
   sqlite3_result_double(result, -score);
 }
 
@@ -116,7 +170,7 @@ void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_contex
   if (!top) return sqlite3_result_error(result, "keel_bm25_top: no TopDocuments given", -1);
   int rc = SQLITE_OK;
   double score = 0;
-  if (!row_score(api, fts, score, rc)) return sqlite3_result_error_code(result, rc);
+  if (!row_score(api, fts, top->bar(), score, rc)) return sqlite3_result_error_code(result, rc);
   top->offer(api->xRowid(fts), score);
   sqlite3_result_int(result, 0);
 }

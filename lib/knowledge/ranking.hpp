@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,6 +88,12 @@ class TopDocuments {
   explicit TopDocuments(std::size_t k) : k_(k) {}
   /// A document and its score (larger = better).
   void offer(std::int64_t label, double score);
+  /// Once k are kept, the score a document must beat to be kept (ties go to the smaller label,
+  /// so one scoring below it never is); until then, minus infinity.
+  double bar() const noexcept {
+    return k_ > 0 && heap_.size() >= k_ ? heap_.front().second
+                                        : -std::numeric_limits<double>::infinity();
+  }
   /// The documents kept, best first: higher score, then the smaller label.
   std::vector<std::pair<std::int64_t, double>> best_first() const;
 

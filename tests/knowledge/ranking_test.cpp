@@ -113,6 +113,36 @@ TEST_CASE("keel_bm25 scores every row as FTS5's bm25() does, lengths known or no
   }
 }
 
+TEST_CASE("keel_bm25_top with a word in every document: rows holding only it are left unscored") {
+  // "the" in every document (idf clamped), "harbour" in one in ten, "lantern" in a few: once
+  // k are kept, a row holding only "the" cannot reach them and is skipped; what is kept, and
+  // its order, is still bm25()'s, ties included (identical documents).
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    std::vector<Document> documents;
+    for (int i = 0; i < 300; ++i) {
+      std::string text = "the " + text_of(i % 7);
+      if (i % 10 == 3) text += " harbour the";
+      if (i % 37 == 5) text += " lantern lantern";
+      documents.push_back(make_document("d" + std::to_string(i), text));
+    }
+    kb.upsert(documents);
+  }
+  Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  knowledge::register_ranking(db, std::make_shared<TokenCounts>());
+  check_scores_match(db, "\"the\" OR \"harbour\"");
+  check_scores_match(db, "\"harbour\" OR \"the\" OR \"lantern\"");
+  auto counts = std::make_shared<TokenCounts>();
+  counts->load(db);
+  Connection with_lengths(path, true);
+  knowledge::configure_connection(with_lengths, false, "normal");
+  knowledge::register_ranking(with_lengths, counts);
+  check_scores_match(with_lengths, "\"the\" OR \"lantern\" OR \"harbour\"");
+}
+
 TEST_CASE("the knowledge base's keyword scores follow documents as they are updated and deleted") {
   TempDir dir;
   const auto path = dir.file("kb.db");
