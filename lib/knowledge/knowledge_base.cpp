@@ -144,7 +144,12 @@ void KnowledgeBase::Impl::load() noexcept {
   std::optional<std::pair<Errc, std::string>> failure;
   try {
     try {
-      if (auto saved_at = token_counts->load_saved(*writer, pruned_through, generation)) {
+      std::optional<std::uint64_t> saved_at;
+      try {
+        saved_at = token_counts->load_saved(*writer, pruned_through, generation);
+      } catch (...) {  // (counted below)
+      }
+      if (saved_at) {
         token_counts_source = "saved";
         token_counts_saved = *saved_at == generation;
       } else {
@@ -506,6 +511,7 @@ void KnowledgeBase::upsert(std::vector<Document> documents) {
     impl.token_counts->set(labels[i], token_counts[i]);
   impl.generation = next_generation;
   impl.index_changed = true;
+  impl.token_counts_saved = false;
   // Committed: the index follows. Should adding fail (memory), rebuilding from SQLite is the
   // way back to an index that matches the database.
   try {
@@ -587,6 +593,7 @@ std::size_t KnowledgeBase::remove(const std::vector<std::string>& ids) {
     impl.token_counts->set(label, 0);
   impl.generation = next_generation;
   impl.index_changed = true;
+  impl.token_counts_saved = false;
   for (auto label : labels)
     index->mark_deleted(static_cast<vector::HnswIndex::Label>(label));
   index.reset();

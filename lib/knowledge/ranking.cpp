@@ -8,6 +8,7 @@
 
 #include "keel/error.hpp"
 #include "knowledge/schema.hpp"
+#include "vector/checksum.hpp"
 
 namespace keel::knowledge {
 
@@ -113,7 +114,7 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double
     for (int i : stats->present) {
       Held& h = held[count];
       h.phrase = i;
-      api->xPhraseFirst(fts, i, &h.it, &h.column, &h.offset);
+      if ((rc = api->xPhraseFirst(fts, i, &h.it, &h.column, &h.offset)) != SQLITE_OK) return false;
       if (h.column < 0) continue;
       ceiling += stats->ceiling[static_cast<std::size_t>(i)];
       ++count;
@@ -146,7 +147,7 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double
   for (int i : stats->present) {
     Fts5PhraseIter it;
     int column = 0, offset = 0;
-    api->xPhraseFirst(fts, i, &it, &column, &offset);
+    if ((rc = api->xPhraseFirst(fts, i, &it, &column, &offset)) != SQLITE_OK) return false;
     add(i, phrase_frequency(api, fts, it, column, offset));
   }
   return true;
@@ -208,7 +209,7 @@ TokenCounts::View TokenCounts::view() const {
 }
 
 void TokenCounts::set(std::int64_t label, std::uint32_t tokens) {
-  if (label < 0) return;
+  if (label < 0 || label >= max_label) return;
   const auto block = static_cast<std::size_t>(label) / block_size;
   std::shared_ptr<const Blocks> current;
   {
@@ -231,6 +232,7 @@ void TokenCounts::set(std::int64_t label, std::uint32_t tokens) {
 namespace {
 
 void put_length(Blocks& blocks, std::int64_t label, std::uint32_t tokens) {
+  if (label < 0 || label >= TokenCounts::max_label) return;
   const auto block = static_cast<std::size_t>(label) / TokenCounts::block_size;
   if (tokens == 0 && (block >= blocks.size() || !blocks[block])) return;  // never known
   if (blocks.size() <= block) blocks.resize(block + 1);
@@ -240,7 +242,9 @@ void put_length(Blocks& blocks, std::int64_t label, std::uint32_t tokens) {
 }
 
 // The saved lengths: a format number, how many, then (label - previous label, tokens) for each,
-// all as LEB128 varints, labels ascending.
+// all as LEB128 varints, labels ascending; then a checksum of all that (8 bytes, little-endian):
+// a damaged byte that still decodes would otherwise be a wrong length kept until the document
+// is written again.
 constexpr std::uint64_t saved_format = 1;
 
 void put_varint(std::string& out, std::uint64_t value) {
@@ -270,7 +274,7 @@ void TokenCounts::load(Connection& connection) {
   while (rows.step()) {
     const std::int64_t label = rows.int64(0);
     auto tokens = first_varint(rows.blob(1));
-    if (label < 0 || !tokens) continue;  // left to FTS5 to answer
+    if (!tokens) continue;  // left to FTS5 to answer
     put_length(*blocks, label, *tokens);
   }
   std::lock_guard lock(mutex_);
@@ -300,6 +304,9 @@ void TokenCounts::save(Connection& connection, std::uint64_t generation) const {
   put_varint(saved, saved_format);
   put_varint(saved, count);
   saved += body;
+  const std::uint64_t sum = vector::checksum(saved.data(), saved.size());
+  for (int byte = 0; byte < 8; ++byte)
+    saved.push_back(static_cast<char>((sum >> (8 * byte)) & 0xff));
   connection.exec(token_counts_table_sql);
   auto put = connection.prepare(
       "INSERT OR REPLACE INTO token_counts(id, generation, counts) VALUES (1, ?1, ?2)");
@@ -322,14 +329,19 @@ std::optional<std::uint64_t> TokenCounts::load_saved(Connection& connection,
       static_cast<std::uint64_t>(saved_at) > generation) {
     return std::nullopt;
   }
-  // No label above the largest ever given (AUTOINCREMENT keeps it): a damaged count cannot
-  // make the blocks grow without bound.
+  // No label above the largest ever given (AUTOINCREMENT keeps it).
   std::int64_t largest = 0;
   {
     auto sequence = connection.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'documents'");
-    if (sequence.step()) largest = std::max<std::int64_t>(0, sequence.int64(0));
+    if (sequence.step()) largest = std::clamp<std::int64_t>(sequence.int64(0), 0, max_label);
   }
   std::string_view in = row.blob(1);
+  if (in.size() < 8) return std::nullopt;
+  std::uint64_t stored_sum = 0;
+  for (int byte = 0; byte < 8; ++byte)
+    stored_sum |= std::uint64_t{static_cast<unsigned char>(in[in.size() - 8 + byte])} << (8 * byte);
+  in.remove_suffix(8);
+  if (vector::checksum(in.data(), in.size()) != stored_sum) return std::nullopt;
   std::uint64_t format = 0, count = 0;
   if (!get_varint(in, format) || format != saved_format || !get_varint(in, count) ||
       count > in.size() / 2) {
@@ -357,7 +369,7 @@ std::optional<std::uint64_t> TokenCounts::load_saved(Connection& connection,
     if (gone >= 0) put_length(*blocks, gone, 0);
   }
   auto written = connection.prepare(
-      "SELECT d.label, s.sz FROM documents d JOIN documents_fts_docsize s ON s.id = d.label "
+      "SELECT d.label, s.sz FROM documents d LEFT JOIN documents_fts_docsize s ON s.id = d.label "
       "WHERE d.generation > ?1");
   written.bind(1, saved_at);
   while (written.step()) {

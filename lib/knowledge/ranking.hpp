@@ -29,6 +29,9 @@ namespace keel::knowledge {
 class TokenCounts {
  public:
   static constexpr std::size_t block_size = 4096;
+  /// Labels from here on are not kept (their lengths are asked of FTS5): a damaged label in
+  /// the file cannot make the directory of blocks grow past 8 MB.
+  static constexpr std::int64_t max_label = std::int64_t{1} << 31;
   using Block = std::array<std::atomic<std::uint32_t>, block_size>;
 
   /// What readers hold for one query: lock-free lookups in the blocks present when it was

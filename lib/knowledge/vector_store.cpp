@@ -133,20 +133,23 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
 void KnowledgeBase::Impl::save_index(knowledge::Connection& connection) {
   const bool save_counts = !token_counts_source.empty() && !token_counts_saved;
   if (memory || (!index_changed && !save_counts)) return;
+  const bool index_saved = index_changed;
   if (index_changed) {
     current_index()->save(index_path(), {owner, generation});
     index_changed = false;
   }
-  // The file now covers every deletion so far: their tombstones are needed no more, nor by
-  // the lengths saved with them (lengths the loader could not read are not saved: the
-  // next open counts them again).
+  // A file just written covers every deletion so far: their tombstones are needed no more,
+  // nor by the lengths saved with them (lengths the loader could not read are not saved: the
+  // next open counts them again). Lengths saved alone leave the tombstones to the index file.
   knowledge::Transaction transaction(connection);
-  auto prune = connection.prepare("DELETE FROM tombstones WHERE generation <= ?1");
-  prune.bind(1, static_cast<std::int64_t>(generation)).run();
-  knowledge::write_meta(connection, "pruned_through", static_cast<std::int64_t>(generation));
+  if (index_saved) {
+    auto prune = connection.prepare("DELETE FROM tombstones WHERE generation <= ?1");
+    prune.bind(1, static_cast<std::int64_t>(generation)).run();
+    knowledge::write_meta(connection, "pruned_through", static_cast<std::int64_t>(generation));
+  }
   if (!token_counts_source.empty()) token_counts->save(connection, generation);
   transaction.commit();
-  pruned_through = generation;
+  if (index_saved) pruned_through = generation;
   token_counts_saved = !token_counts_source.empty();
 }
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "kb_test_support.hpp"
@@ -9,6 +10,7 @@
 #include "knowledge/ranking.hpp"
 #include "knowledge/schema.hpp"
 #include "knowledge/sqlite.hpp"
+#include "vector/checksum.hpp"
 
 using namespace keel;
 using namespace keel::testing;
@@ -331,24 +333,73 @@ TEST_CASE("saved document lengths that are damaged or missing are counted again"
     Connection db(path, false);
     db.exec(sql);
   };
+  // A blob of these bytes (hex), its checksum appended as TokenCounts::save() does: what
+  // decodes badly is caught by the decoding, not by the checksum.
+  auto blob = [](const std::string& hex) {
+    std::string bytes;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    const std::uint64_t sum = vector::checksum(bytes.data(), bytes.size());
+    std::string out = "x'" + hex;
+    char byte[3];
+    for (int b = 0; b < 8; ++b) {
+      std::snprintf(byte, sizeof byte, "%02x", static_cast<unsigned>((sum >> (8 * b)) & 0xff));
+      out += byte;
+    }
+    return out + "'";
+  };
   SUBCASE("damaged") {
-    for (const char* counts :
-         {"x''", "x'01'", "x'0102ff'", "x'0101ffffffffffffffffff7f05'", "x'02010105'",
-          "x'0101000a'", "x'01010100'", "x'0101010a01'", "x'010101ffffffff7f'"}) {
+    for (const std::string& counts :
+         {std::string("x''"), std::string("x'0101'"), blob(""), blob("01"), blob("0102ff"),
+          blob("0101ffffffffffffffffff7f05"), blob("02010105"), blob("0101000a"), blob("01010100"),
+          blob("0101010a01"), blob("010101ffffffff7f")}) {
       INFO(counts);
-      damage(std::string("UPDATE token_counts SET counts = ") + counts);
+      damage("UPDATE token_counts SET counts = " + counts);
       CHECK(sources.open_and_close(path) == "counted");
       CHECK(sources.open_and_close(path) == "saved");  // saved again, whole
     }
   }
+  SUBCASE("a length changed, the checksum not") {
+    // The first document's length, one more: it still decodes, and only the checksum tells.
+    {
+      Connection db(path, false);
+      std::string counts;
+      {
+        auto row = db.prepare("SELECT counts FROM token_counts");
+        REQUIRE(row.step());
+        counts = std::string(row.blob(0));
+      }
+      // format 1, 40 documents, label step 1, then the length (under 128: one byte)
+      REQUIRE(counts.substr(0, 3) == std::string("\x01\x28\x01", 3));
+      REQUIRE(static_cast<unsigned char>(counts[3]) < 0x7f);
+      ++counts[3];
+      db.prepare("UPDATE token_counts SET counts = ?1")
+          .bind_blob(1, counts.data(), counts.size())
+          .run();
+    }
+    CHECK(sources.open_and_close(path) == "counted");
+  }
   SUBCASE("a label beyond any the base gave") {
-    damage("UPDATE token_counts SET counts = x'0101ffffffff0f05'");
+    damage("UPDATE token_counts SET counts = " + blob("0101ffffffff0f05"));
     CHECK(sources.open_and_close(path) == "counted");
   }
   SUBCASE("a damaged sequence of labels") {
     damage("UPDATE sqlite_sequence SET seq = -5 WHERE name = 'documents'");
-    damage("UPDATE token_counts SET counts = x'0101ffffffff0f05'");
+    damage("UPDATE token_counts SET counts = " + blob("0101ffffffff0f05"));
     CHECK(sources.open_and_close(path) == "counted");
+  }
+  SUBCASE("saved alone, they leave the tombstones to the index file") {
+    // Lengths saved by a base whose index did not change: the tombstones an older index file
+    // would need to catch up stay, and so does pruned_through.
+    damage("DROP TABLE token_counts");
+    damage(
+        "INSERT INTO tombstones(label, generation) SELECT 9999, CAST(value AS INTEGER) "
+        "FROM kb_meta WHERE key = 'generation'");
+    CHECK(sources.open_and_close(path) == "counted");
+    Connection db(path, true);
+    auto kept = db.prepare("SELECT count(*) FROM tombstones WHERE label = 9999");
+    REQUIRE(kept.step());
+    CHECK(kept.int64(0) == 1);
   }
   SUBCASE("missing, as in a base last written by an older keel") {
     damage("DROP TABLE token_counts");
