@@ -44,8 +44,6 @@ struct QueryStatistics {
   // asking FTS5 for its instances in each row costs a call per row (user queries often carry
   // words the corpus does not have).
   std::vector<int> present;
-  // The most each phrase can add to a row's score, however often it is there: idf * (k1 + 1).
-  std::vector<double> ceiling;
 };
 
 int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
@@ -68,7 +66,6 @@ QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& 
     double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
                           (static_cast<double>(hits) + 0.5));
     stats->idf.push_back(idf <= 0.0 ? 1e-6 : idf);
-    stats->ceiling.push_back(stats->idf.back() * (k1 + 1));
     if (hits > 0) stats->present.push_back(i);
   }
   auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
@@ -116,7 +113,8 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double
       h.phrase = i;
       if ((rc = api->xPhraseFirst(fts, i, &h.it, &h.column, &h.offset)) != SQLITE_OK) return false;
       if (h.column < 0) continue;
-      ceiling += stats->ceiling[static_cast<std::size_t>(i)];
+      // The most the phrase can add, however often it is there.
+      ceiling += stats->idf[static_cast<std::size_t>(i)] * (k1 + 1);
       ++count;
     }
     // (A margin for rounding: a score computed from a huge frequency may round past its term's
@@ -364,20 +362,14 @@ std::optional<std::uint64_t> TokenCounts::load_saved(Connection& connection,
   // written since, whose lengths FTS5 has.
   auto deleted = connection.prepare("SELECT label FROM tombstones WHERE generation > ?1");
   deleted.bind(1, saved_at);
-  while (deleted.step()) {
-    const std::int64_t gone = deleted.int64(0);
-    if (gone >= 0) put_length(*blocks, gone, 0);
-  }
+  while (deleted.step())
+    put_length(*blocks, deleted.int64(0), 0);
   auto written = connection.prepare(
       "SELECT d.label, s.sz FROM documents d LEFT JOIN documents_fts_docsize s ON s.id = d.label "
       "WHERE d.generation > ?1");
   written.bind(1, saved_at);
-  while (written.step()) {
-    const std::int64_t at = written.int64(0);
-    auto tokens = first_varint(written.blob(1));
-    if (at < 0) continue;
-    put_length(*blocks, at, tokens.value_or(0));
-  }
+  while (written.step())
+    put_length(*blocks, written.int64(0), first_varint(written.blob(1)).value_or(0));
   std::lock_guard lock(mutex_);
   blocks_ = std::move(blocks);
   return static_cast<std::uint64_t>(saved_at);
