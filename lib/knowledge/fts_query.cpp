@@ -50,6 +50,14 @@ std::string quote_fts_term(std::string_view term) {
   return out;
 }
 
+std::vector<std::string> term_phrases(const std::vector<std::string>& terms, bool prefix) {
+  std::vector<std::string> out;
+  out.reserve(terms.size());
+  for (const auto& term : terms)
+    out.push_back(prefix ? quote_fts_term(term) + " *" : quote_fts_term(term));
+  return out;
+}
+
 std::string build_match_expression(const std::vector<std::string>& terms,
                                    SearchQuery::KeywordMode mode, bool prefix) {
   if (terms.empty()) return {};
@@ -65,10 +73,9 @@ std::string build_match_expression(const std::vector<std::string>& terms,
     return out;
   }
   const char* joiner = mode == SearchQuery::KeywordMode::all ? " AND " : " OR ";
-  for (const auto& term : terms) {
+  for (const auto& phrase : term_phrases(terms, prefix)) {
     if (!out.empty()) out += joiner;
-    out += quote_fts_term(term);
-    if (prefix) out += " *";
+    out += phrase;
   }
   return out;
 }

@@ -22,6 +22,9 @@ std::vector<std::string> keyword_terms(std::string_view text, std::size_t max_te
 /// `term` as an FTS5 string: in double quotes, with each `"` doubled.
 std::string quote_fts_term(std::string_view term);
 
+/// Each term as an FTS5 phrase: quoted, and followed by ` *` when `prefix`.
+std::vector<std::string> term_phrases(const std::vector<std::string>& terms, bool prefix);
+
 /// The MATCH expression for `terms`; empty when there are none.
 std::string build_match_expression(const std::vector<std::string>& terms,
                                    SearchQuery::KeywordMode mode, bool prefix);

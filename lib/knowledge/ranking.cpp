@@ -35,43 +35,40 @@ std::optional<std::uint32_t> first_varint(std::string_view blob) {
 
 constexpr double k1 = 1.2;  // bm25()'s (b is in row_score)
 
-// What keel_bm25 computes once per query (FTS5 keeps it as the query's auxiliary data).
-struct QueryStatistics {
-  TokenCounts::View lengths;
-  double average_length = 0;
-  std::vector<double> idf;  // per phrase, as bm25()
-  // The phrases found in some row: one found in none adds nothing to any row's score, and
-  // asking FTS5 for its instances in each row costs a call per row (user queries often carry
-  // words the corpus does not have).
-  std::vector<int> present;
-};
-
 int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
   ++*static_cast<std::int64_t*>(hits);
   return SQLITE_OK;
 }
 
 // bm25() of fts5_aux.c, step for step, but for where the document's length comes from.
-QueryStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& rc) {
-  if (auto* known = static_cast<QueryStatistics*>(api->xGetAuxdata(fts, 0))) return known;
-  auto stats = std::make_unique<QueryStatistics>();
+int compute_statistics(const Fts5ExtensionApi* api, Fts5Context* fts, KeywordStatistics& stats) {
   sqlite3_int64 rows = 0, tokens = 0;
-  if ((rc = api->xRowCount(fts, &rows)) != SQLITE_OK) return nullptr;
-  if ((rc = api->xColumnTotalSize(fts, -1, &tokens)) != SQLITE_OK) return nullptr;
-  stats->average_length = rows > 0 ? static_cast<double>(tokens) / static_cast<double>(rows) : 1;
+  int rc = SQLITE_OK;
+  if ((rc = api->xRowCount(fts, &rows)) != SQLITE_OK) return rc;
+  if ((rc = api->xColumnTotalSize(fts, -1, &tokens)) != SQLITE_OK) return rc;
+  stats.average_length = rows > 0 ? static_cast<double>(tokens) / static_cast<double>(rows) : 1;
   const int phrases = api->xPhraseCount(fts);
   for (int i = 0; i < phrases; ++i) {
     std::int64_t hits = 0;
-    if ((rc = api->xQueryPhrase(fts, i, &hits, count_row)) != SQLITE_OK) return nullptr;
+    if ((rc = api->xQueryPhrase(fts, i, &hits, count_row)) != SQLITE_OK) return rc;
     double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
                           (static_cast<double>(hits) + 0.5));
-    stats->idf.push_back(idf <= 0.0 ? 1e-6 : idf);
-    if (hits > 0) stats->present.push_back(i);
+    stats.idf.push_back(idf <= 0.0 ? 1e-6 : idf);
+    stats.documents.push_back(hits);
+    if (hits > 0) stats.present.push_back(i);
   }
   auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
-  stats->lengths = (*counts)->view();
+  stats.lengths = (*counts)->view();
+  return SQLITE_OK;
+}
+
+// The query's statistics, worked out on its first row and kept as its auxiliary data.
+const KeywordStatistics* statistics(const Fts5ExtensionApi* api, Fts5Context* fts, int& rc) {
+  if (auto* known = static_cast<KeywordStatistics*>(api->xGetAuxdata(fts, 0))) return known;
+  auto stats = std::make_unique<KeywordStatistics>();
+  if ((rc = compute_statistics(api, fts, *stats)) != SQLITE_OK) return nullptr;
   auto* raw = stats.release();
-  rc = api->xSetAuxdata(fts, raw, [](void* p) { delete static_cast<QueryStatistics*>(p); });
+  rc = api->xSetAuxdata(fts, raw, [](void* p) { delete static_cast<KeywordStatistics*>(p); });
   return rc == SQLITE_OK ? raw : nullptr;  // (FTS5 deletes it when setting fails)
 }
 
@@ -83,17 +80,14 @@ int phrase_frequency(const Fts5ExtensionApi* api, Fts5Context* fts, Fts5PhraseIt
   return frequency;
 }
 
-// The row's score (larger = better); false with `rc` set when FTS5 fails. A row that cannot
-// score above `bar` — the phrases it holds could not add up to it however often they were
-// there — is not scored: `score` is left at minus infinity and its instances are not counted
-// (most of the rows of a query with a common word hold only that word).
-bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double& score, int& rc) {
+// The row's score (larger = better) from `stats`, whose phrase i is the query's phrase
+// `first_phrase + i`; false with `rc` set when FTS5 fails. A row that cannot score above `bar`
+// — the phrases it holds could not add up to it however often they were there — is not
+// scored: `score` is left at minus infinity and its instances are not counted (most of the rows
+// of a query with a common word hold only that word).
+bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, const KeywordStatistics& stats,
+               int first_phrase, double bar, double& score, int& rc) {
   constexpr double b = 0.75;
-  const QueryStatistics* stats = statistics(api, fts, rc);
-  if (!stats) {
-    if (rc == SQLITE_OK) rc = SQLITE_ERROR;
-    return false;
-  }
   // The phrases the row holds, each with its instances started (when there is a bar to beat:
   // with one phrase every row holds it, and none's ceiling is below a score kept).
   struct Held {
@@ -104,17 +98,18 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double
   constexpr std::size_t held_max = 16;
   Held held[held_max];
   std::size_t count = 0;
-  const bool pruning = bar > -std::numeric_limits<double>::infinity() &&
-                       stats->present.size() > 1 && stats->present.size() <= held_max;
+  const bool pruning = bar > -std::numeric_limits<double>::infinity() && stats.present.size() > 1 &&
+                       stats.present.size() <= held_max;
   if (pruning) {
     double ceiling = 0;
-    for (int i : stats->present) {
+    for (int i : stats.present) {
       Held& h = held[count];
       h.phrase = i;
-      if ((rc = api->xPhraseFirst(fts, i, &h.it, &h.column, &h.offset)) != SQLITE_OK) return false;
+      if ((rc = api->xPhraseFirst(fts, first_phrase + i, &h.it, &h.column, &h.offset)) != SQLITE_OK)
+        return false;
       if (h.column < 0) continue;
       // The most the phrase can add, however often it is there.
-      ceiling += stats->idf[static_cast<std::size_t>(i)] * (k1 + 1);
+      ceiling += stats.idf[static_cast<std::size_t>(i)] * (k1 + 1);
       ++count;
     }
     // (A margin for rounding: a score computed from a huge frequency may round past its term's
@@ -124,28 +119,29 @@ bool row_score(const Fts5ExtensionApi* api, Fts5Context* fts, double bar, double
       return true;
     }
   }
-  double length = stats->lengths.get(api->xRowid(fts));
+  double length = stats.lengths.get(api->xRowid(fts));
   if (length == 0) {  // not known: ask FTS5, as bm25() always does
     int tokens = 0;
     if ((rc = api->xColumnSize(fts, -1, &tokens)) != SQLITE_OK) return false;
     length = tokens;
   }
-  const double norm = k1 * (1 - b + b * length / stats->average_length);
+  const double norm = k1 * (1 - b + b * length / stats.average_length);
   // In the phrases' order, as bm25() adds them (a phrase the row lacks adds 0).
   score = 0;
   auto add = [&](int phrase, int frequency) {
     score +=
-        stats->idf[static_cast<std::size_t>(phrase)] * (frequency * (k1 + 1) / (frequency + norm));
+        stats.idf[static_cast<std::size_t>(phrase)] * (frequency * (k1 + 1) / (frequency + norm));
   };
   if (pruning) {
     for (std::size_t h = 0; h < count; ++h)
       add(held[h].phrase, phrase_frequency(api, fts, held[h].it, held[h].column, held[h].offset));
     return true;
   }
-  for (int i : stats->present) {
+  for (int i : stats.present) {
     Fts5PhraseIter it;
     int column = 0, offset = 0;
-    if ((rc = api->xPhraseFirst(fts, i, &it, &column, &offset)) != SQLITE_OK) return false;
+    if ((rc = api->xPhraseFirst(fts, first_phrase + i, &it, &column, &offset)) != SQLITE_OK)
+      return false;
     add(i, phrase_frequency(api, fts, it, column, offset));
   }
   return true;
@@ -155,8 +151,10 @@ void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* r
                sqlite3_value**) {
   int rc = SQLITE_OK;
   double score = 0;
-  if (!row_score(api, fts, -std::numeric_limits<double>::infinity(), score, rc))
-    return sqlite3_result_error_code(result, rc);
+  const KeywordStatistics* stats = statistics(api, fts, rc);
+  if (!stats ||
+      !row_score(api, fts, *stats, 0, -std::numeric_limits<double>::infinity(), score, rc))
+    return sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
   sqlite3_result_double(result, -score);
 }
 
@@ -169,8 +167,24 @@ void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_contex
   if (!top) return sqlite3_result_error(result, "keel_bm25_top: no TopDocuments given", -1);
   int rc = SQLITE_OK;
   double score = 0;
-  if (!row_score(api, fts, top->bar(), score, rc)) return sqlite3_result_error_code(result, rc);
+  const KeywordStatistics* stats = top->statistics() ? top->statistics() : statistics(api, fts, rc);
+  if (!stats || !row_score(api, fts, *stats, top->first_phrase(), top->bar(), score, rc))
+    return sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
   top->offer(api->xRowid(fts), score);
+  sqlite3_result_int(result, 0);
+}
+
+void keel_bm25_statistics(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result,
+                          int argc, sqlite3_value** argv) {
+  auto* stats = argc == 1 ? static_cast<KeywordStatistics*>(
+                                sqlite3_value_pointer(argv[0], KeywordStatistics::pointer_type))
+                          : nullptr;
+  if (!stats)
+    return sqlite3_result_error(result, "keel_bm25_statistics: no KeywordStatistics given", -1);
+  if (stats->idf.empty()) {
+    if (int rc = compute_statistics(api, fts, *stats); rc != SQLITE_OK)
+      return sqlite3_result_error_code(result, rc);
+  }
   sqlite3_result_int(result, 0);
 }
 
@@ -404,6 +418,150 @@ void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts>
   // The same lengths (FTS5 owns user_data now and frees it with the connection, after both).
   rc = api->xCreateFunction(api, "keel_bm25_top", user_data, keel_bm25_top, nullptr);
   if (rc != SQLITE_OK) connection.fail(rc, "registering keel_bm25_top");
+  rc = api->xCreateFunction(api, "keel_bm25_statistics", user_data, keel_bm25_statistics, nullptr);
+  if (rc != SQLITE_OK) connection.fail(rc, "registering keel_bm25_statistics");
+}
+
+// ---- the best documents of a query -------------------------------------------------------------
+//
+// A query of alternatives ("how" OR "do" OR "i" OR "reset" OR "my" OR "password") makes FTS5
+// visit every document holding any of them — with common words, most of the base — though
+// those holding only "how", "do" or "my" cannot score among the best: a phrase adds at most
+// idf * (k1 + 1) to a document's score, however often it is there (its ceiling). So, as
+// MaxScore does in search engines:
+//   1. The statistics of the whole query are worked out once (each phrase's documents counted,
+//      as bm25() does on its first row).
+//   2. The phrases are split: the common ones, whose ceilings add up to less than the score
+//      the k-th best document is expected to have, and the rest. Only the documents holding
+//      one of the rest are visited — `(rest) AND (whole query)`, so that FTS5 still reports
+//      the common phrases' instances in them — and scored as the whole query would score them.
+//   3. The result is the whole query's when k documents were found and the k-th scores above
+//      the common phrases' ceilings together: a document holding only common phrases scores
+//      below that, so it could not have been among them. Otherwise the k-th score found is a
+//      floor for the true k-th score, and the split is made again with it: it then holds.
+// The scores and order are those of the whole query, bit for bit.
+
+namespace {
+
+constexpr const char* best_documents_sql =
+    "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?1 "
+    "AND keel_bm25_top(documents_fts, ?2)";
+constexpr const char* statistics_sql =
+    "SELECT keel_bm25_statistics(documents_fts, ?2) FROM documents_fts "
+    "WHERE documents_fts MATCH ?1 LIMIT 1";
+
+std::string any_of(const std::vector<std::string>& phrases, std::size_t from, std::size_t to) {
+  std::string out;
+  for (std::size_t i = from; i < to; ++i) {
+    if (i > from) out += " OR ";
+    out += phrases[i];
+  }
+  return out;
+}
+
+void gather(Connection& connection, const std::string& match, TopDocuments& top) {
+  connection.prepare(best_documents_sql)
+      .bind_text(1, match)
+      .bind_pointer(2, &top, TopDocuments::pointer_type)
+      .run();
+}
+
+// The most a document holding only the phrases `common` can score (with a margin for rounding:
+// a score computed from a huge frequency may round past its phrase's ceiling by an ulp).
+double ceiling_of(const KeywordStatistics& stats, const std::vector<int>& common) {
+  double sum = 0;
+  for (int i : common)
+    sum += stats.idf[static_cast<std::size_t>(i)] * (k1 + 1);
+  return sum * (1 + 1e-9);
+}
+
+// The phrases that may be left out of the visit when the k-th best document scores `expected`:
+// the most common ones (by ceiling) whose ceilings add up to less than it, all but one at most.
+std::vector<int> common_phrases(const KeywordStatistics& stats, const std::vector<int>& by_ceiling,
+                                double expected) {
+  std::vector<int> common;
+  for (std::size_t i = 0; i + 1 < by_ceiling.size(); ++i) {
+    common.push_back(by_ceiling[i]);
+    if (!(ceiling_of(stats, common) < expected)) {
+      common.pop_back();
+      break;
+    }
+  }
+  return common;
+}
+
+}  // namespace
+
+void prepare_ranking_statements(Connection& connection) {
+  (void)connection.prepare(best_documents_sql);
+  (void)connection.prepare(statistics_sql);
+}
+
+std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connection,
+                                                            const std::string& match,
+                                                            std::size_t k) {
+  TopDocuments top(k);
+  gather(connection, match, top);
+  return top.best_first();
+}
+
+std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
+    Connection& connection, const std::vector<std::string>& phrases, std::size_t k, AnyPlan* plan) {
+  AnyPlan unused;
+  if (!plan) plan = &unused;
+  *plan = {};
+  const std::string whole = any_of(phrases, 0, phrases.size());
+  plan->visits = 1;
+  if (phrases.size() < 2 || k == 0) return best_documents(connection, whole, k);
+  auto stats = std::make_shared<KeywordStatistics>();
+  if (!connection.prepare(statistics_sql)
+           .bind_text(1, whole)
+           .bind_pointer(2, stats.get(), KeywordStatistics::pointer_type)
+           .step()) {
+    plan->visits = 0;
+    return {};  // no document holds any
+  }
+  if (stats->idf.size() != phrases.size()) return best_documents(connection, whole, k);
+
+  // The present phrases, the most common (lowest ceiling) first.
+  std::vector<int> by_ceiling = stats->present;
+  std::stable_sort(by_ceiling.begin(), by_ceiling.end(), [&](int a, int b) {
+    return stats->idf[static_cast<std::size_t>(a)] < stats->idf[static_cast<std::size_t>(b)];
+  });
+  // The k-th best document is expected to hold, once, the phrase by which the rarest ones are
+  // held by k documents: it then scores about that phrase's idf (at an average length).
+  double expected = -std::numeric_limits<double>::infinity();
+  std::int64_t holding = 0;
+  for (auto it = by_ceiling.rbegin(); it != by_ceiling.rend(); ++it) {
+    holding += stats->documents[static_cast<std::size_t>(*it)];
+    if (holding >= static_cast<std::int64_t>(k)) {
+      expected = stats->idf[static_cast<std::size_t>(*it)];
+      break;
+    }
+  }
+  auto common = common_phrases(*stats, by_ceiling, expected);
+  plan->visits = 0;
+  for (int attempt = 0; attempt < 2 && !common.empty(); ++attempt) {
+    ++plan->visits;
+    std::vector<std::string> rest;
+    for (int i : stats->present) {
+      if (std::find(common.begin(), common.end(), i) == common.end())
+        rest.push_back(phrases[static_cast<std::size_t>(i)]);
+    }
+    // The whole query's phrases follow the rest's in the expression: they are the ones scored.
+    TopDocuments top(k, stats, static_cast<int>(rest.size()));
+    gather(connection, "(" + any_of(rest, 0, rest.size()) + ") AND (" + whole + ")", top);
+    const double floor = top.size() >= k ? top.bar() : -std::numeric_limits<double>::infinity();
+    if (floor > ceiling_of(*stats, common)) {
+      plan->skipped = std::move(common);
+      return top.best_first();
+    }
+    common = common_phrases(*stats, by_ceiling, floor);
+  }
+  ++plan->visits;
+  TopDocuments top(k, stats, 0);
+  gather(connection, whole, top);
+  return top.best_first();
 }
 
 }  // namespace keel::knowledge

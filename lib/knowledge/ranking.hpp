@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -80,6 +81,22 @@ class TokenCounts {
 /// row), inside the caller's transaction.
 std::optional<std::uint32_t> stored_token_count(Connection& connection, std::int64_t label);
 
+/// What bm25() works out about a query before its first row: the documents' average length,
+/// and each phrase's idf and how many documents hold it. keel_bm25_statistics fills one.
+struct KeywordStatistics {
+  /// The type sqlite3_bind_pointer() passes it under.
+  static constexpr const char* pointer_type = "keel_keyword_statistics";
+
+  TokenCounts::View lengths;
+  double average_length = 0;
+  std::vector<double> idf;              // per phrase, as bm25()
+  std::vector<std::int64_t> documents;  // per phrase: how many documents hold it
+  // The phrases found in some document: one found in none adds nothing to any row's score, and
+  // asking FTS5 for its instances in each row costs a call per row (user queries often carry
+  // words the corpus does not have).
+  std::vector<int> present;
+};
+
 /// The best `k` documents of a keyword query, gathered by keel_bm25_top as FTS5 finds them: no
 /// row leaves the statement and SQLite sorts nothing (a quarter of a query matching thousands
 /// of documents went to ORDER BY ... LIMIT's sorter and to returning rows).
@@ -89,6 +106,10 @@ class TopDocuments {
   static constexpr const char* pointer_type = "keel_top_documents";
 
   explicit TopDocuments(std::size_t k) : k_(k) {}
+  /// Scores with `statistics`, worked out earlier in the same transaction for the query whose
+  /// phrases are this one's from `first_phrase` on; the phrases before are not scored.
+  TopDocuments(std::size_t k, std::shared_ptr<const KeywordStatistics> statistics, int first_phrase)
+      : k_(k), statistics_(std::move(statistics)), first_phrase_(first_phrase) {}
   /// A document and its score (larger = better).
   void offer(std::int64_t label, double score);
   /// Once k are kept, the score a document must beat to be kept (ties go to the smaller label,
@@ -99,16 +120,47 @@ class TopDocuments {
   }
   /// The documents kept, best first: higher score, then the smaller label.
   std::vector<std::pair<std::int64_t, double>> best_first() const;
+  std::size_t size() const noexcept { return heap_.size(); }
+  const KeywordStatistics* statistics() const noexcept { return statistics_.get(); }
+  int first_phrase() const noexcept { return first_phrase_; }
 
  private:
   std::size_t k_;
   std::vector<std::pair<std::int64_t, double>> heap_;  // the worst kept on top
+  std::shared_ptr<const KeywordStatistics> statistics_;
+  int first_phrase_ = 0;
 };
 
 /// Registers on `connection`, with lengths from `counts`:
 /// - keel_bm25(documents_fts): bm25()'s score (negated like bm25(): lower is better);
 /// - keel_bm25_top(documents_fts, ?): offers each row with its (larger = better) score to the
-///   TopDocuments bound as the pointer argument, and returns 0 so that no row is output.
+///   TopDocuments bound as the pointer argument, and returns 0 so that no row is output;
+/// - keel_bm25_statistics(documents_fts, ?): fills the KeywordStatistics bound as the pointer
+///   argument (once), and returns 0.
 void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts> counts);
+
+/// Prepares the statements below on `connection` (into its cache), so that a first search
+/// does not.
+void prepare_ranking_statements(Connection& connection);
+
+/// The best `k` documents for the FTS5 MATCH expression `match`, best first, with their (larger
+/// = better) keel_bm25 scores: ORDER BY bm25(), rowid LIMIT k. Inside the caller's transaction.
+std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connection,
+                                                            const std::string& match,
+                                                            std::size_t k);
+
+/// The same for the documents holding any of `phrases` (FTS5 phrases, such as `"word"` or
+/// `"wo" *`): the MATCH expression `phrases[0] OR phrases[1] OR ...`. Phrases so common that
+/// they cannot lift a document into the best k are only counted in documents that hold a rarer
+/// one (see ranking.cpp): a question's "how", "do" and "my" no longer make FTS5 visit most of
+/// the base.
+/// `plan`, when given, says how it went (for tests and benchmarks).
+struct AnyPlan {
+  int visits = 0;            // queries that visited documents: 1 when the first plan held
+  std::vector<int> skipped;  // the phrases whose other documents the answer did not visit
+};
+std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
+    Connection& connection, const std::vector<std::string>& phrases, std::size_t k,
+    AnyPlan* plan = nullptr);
 
 }  // namespace keel::knowledge

@@ -23,11 +23,8 @@ using knowledge::Connection;
 
 namespace {
 
-// The statements every search runs (a filter or graph expansion adds others). The keyword
-// one outputs no row: keel_bm25_top keeps the best in the TopDocuments bound to ?2.
-constexpr const char* keyword_sql =
-    "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?1 "
-    "AND keel_bm25_top(documents_fts, ?2)";
+// The statements every search runs besides the keyword ones (ranking.cpp); a filter or graph
+// expansion adds others.
 constexpr const char* hit_sql = "SELECT id, text, metadata FROM documents WHERE label = ?1";
 // The stored vectors of a JSON list of labels (an int8 index's candidates, scored again).
 constexpr const char* exact_vectors_sql =
@@ -95,16 +92,19 @@ class FilterCheck {
 
 // ---- keyword -------------------------------------------------------------------------------
 
-std::vector<Candidate> keyword_candidates(Connection& db, const std::string& match,
+std::vector<Candidate> keyword_candidates(Connection& db, const std::vector<std::string>& terms,
+                                          SearchQuery::KeywordMode mode, bool prefix,
                                           FilterCheck& check,
                                           const knowledge::FilterSql& sql_filter,
                                           std::size_t want) {
   std::vector<Candidate> out;
+  const std::string match = knowledge::build_match_expression(terms, mode, prefix);
   if (check.empty()) {
-    knowledge::TopDocuments top(want);
-    auto rows = db.prepare(keyword_sql);
-    rows.bind_text(1, match).bind_pointer(2, &top, knowledge::TopDocuments::pointer_type).run();
-    for (auto [label, score] : top.best_first())
+    auto best =
+        mode == SearchQuery::KeywordMode::any
+            ? knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, prefix), want)
+            : knowledge::best_documents(db, match, want);
+    for (auto [label, score] : best)
       out.push_back({label, score, 0});
     return out;
   }
@@ -298,7 +298,7 @@ void check_query(const SearchQuery& q, std::size_t dimension) {
 }  // namespace
 
 void knowledge::prepare_search_statements(Connection& connection) {
-  (void)connection.prepare(keyword_sql);
+  knowledge::prepare_ranking_statements(connection);
   (void)connection.prepare(hit_sql);
   (void)connection.prepare(exact_vectors_sql);
 }
@@ -346,14 +346,13 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   if (query.use_keyword) {
     auto t = Clock::now();
     terms = knowledge::keyword_terms(query.text);
-    std::string match = knowledge::build_match_expression(terms, query.keyword_mode, query.prefix);
-    if (!match.empty()) {
+    if (!terms.empty()) {
       // Right after open the loader may still be reading the lengths keel_bm25 uses: waiting
       // for them costs less than asking FTS5 for each matching row's.
       impl.wait_for_token_counts();
       auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
       lists[knowledge::keyword_signal].candidates =
-          keyword_candidates(*db, match, check, sql_filter, want);
+          keyword_candidates(*db, terms, query.keyword_mode, query.prefix, check, sql_filter, want);
     }
     result.timings_us["keyword"] = micros(t);
   }

@@ -145,6 +145,76 @@ TEST_CASE("keel_bm25_top with a word in every document: rows holding only it are
   check_scores_match(with_lengths, "\"the\" OR \"lantern\" OR \"harbour\"");
 }
 
+TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()'s answer") {
+  // "the" in every document, "ferry" in four of ten, "wharf" in one of ten — in documents
+  // twenty times longer than the rest, so that they score below "ferry" alone — and "beacon"
+  // in three (none of them among text_of()'s words).
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    std::vector<Document> documents;
+    for (int i = 0; i < 300; ++i) {
+      std::string text = "the " + text_of(i % 7);
+      if (i % 10 < 4) text += " ferry";
+      if (i % 10 == 7) {
+        text += " wharf";
+        for (int pad = 0; pad < 30; ++pad)
+          text += " " + text_of(pad);
+      }
+      if (i % 100 == 42) text += " beacon";
+      documents.push_back(make_document("d" + std::to_string(i), text));
+    }
+    kb.upsert(documents);
+  }
+  Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  auto counts = std::make_shared<TokenCounts>();
+  counts->load(db);
+  knowledge::register_ranking(db, counts);
+  knowledge::ReadTransaction snapshot(db);
+
+  // What the whole query answers (keel_bm25 scores every row), and what ORDER BY bm25() does.
+  auto check = [&](const std::vector<std::string>& phrases, std::size_t k, int visits,
+                   std::size_t skipped) {
+    std::string whole;
+    for (const auto& p : phrases)
+      whole += (whole.empty() ? "" : " OR ") + p;
+    INFO("query " << whole << ", k " << k);
+    knowledge::AnyPlan plan;
+    auto got = knowledge::best_documents_of_any(db, phrases, k, &plan);
+    CHECK(plan.visits == visits);
+    CHECK(plan.skipped.size() == skipped);
+    CHECK(got == knowledge::best_documents(db, whole, k));  // bit for bit
+    auto expected = db.prepare(
+        "SELECT rowid, bm25(documents_fts) AS s FROM documents_fts WHERE documents_fts MATCH ?1 "
+        "ORDER BY s, rowid LIMIT ?2");
+    expected.bind_text(1, whole).bind(2, static_cast<std::int64_t>(k));
+    std::size_t at = 0;
+    while (expected.step()) {
+      REQUIRE(at < got.size());
+      CHECK(got[at].first == expected.int64(0));
+      CHECK(-got[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
+      ++at;
+    }
+    CHECK(at == got.size());
+  };
+  // "the" cannot lift a document: only the rows holding "beacon" or "wharf" are visited.
+  check({"\"the\"", "\"beacon\"", "\"wharf\""}, 10, 1, 1);
+  check({"\"beacon\"", "\"the\"", "\"wharf\" *"}, 3, 1, 1);
+  // "ferry" was expected to be below the 10th best of the "wharf" and "beacon" rows, but the
+  // long "wharf" rows score less than "ferry" alone can: a second visit leaves out "the" only.
+  check({"\"the\"", "\"ferry\"", "\"wharf\"", "\"beacon\""}, 10, 2, 1);
+  // Fewer rare rows than asked for: the whole query.
+  check({"\"the\"", "\"beacon\""}, 10, 1, 0);
+  // More than the base holds, and one word: the whole query.
+  check({"\"the\"", "\"ferry\""}, 400, 1, 0);
+  check({"\"wharf\""}, 5, 1, 0);
+  // Words no document has are in neither part; with only those, nothing is visited.
+  check({"\"for\"", "\"the\"", "\"absent\"", "\"beacon\""}, 2, 1, 1);
+  check({"\"nowhere\"", "\"absent\""}, 5, 0, 0);
+}
+
 TEST_CASE("the knowledge base's keyword scores follow documents as they are updated and deleted") {
   TempDir dir;
   const auto path = dir.file("kb.db");
