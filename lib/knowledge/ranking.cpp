@@ -35,9 +35,16 @@ std::optional<std::uint32_t> first_varint(std::string_view blob) {
 
 constexpr double k1 = 1.2;  // bm25()'s (b is in row_score)
 
-int count_row(const Fts5ExtensionApi*, Fts5Context*, void* hits) {
-  ++*static_cast<std::int64_t*>(hits);
-  return SQLITE_OK;
+// Counts the documents holding a phrase, up to half of them: from there on its idf is bm25()'s
+// floor, however many more there are, and the rest of a common word's documents need no visit.
+struct PhraseCount {
+  std::int64_t hits = 0;
+  std::int64_t enough = 0;
+};
+
+int count_row(const Fts5ExtensionApi*, Fts5Context*, void* data) {
+  auto& count = *static_cast<PhraseCount*>(data);
+  return ++count.hits >= count.enough ? SQLITE_DONE : SQLITE_OK;  // (DONE ends the walk, no error)
 }
 
 // bm25() of fts5_aux.c, step for step, but for where the document's length comes from.
@@ -49,13 +56,14 @@ int compute_statistics(const Fts5ExtensionApi* api, Fts5Context* fts, KeywordSta
   stats.average_length = rows > 0 ? static_cast<double>(tokens) / static_cast<double>(rows) : 1;
   const int phrases = api->xPhraseCount(fts);
   for (int i = 0; i < phrases; ++i) {
-    std::int64_t hits = 0;
-    if ((rc = api->xQueryPhrase(fts, i, &hits, count_row)) != SQLITE_OK) return rc;
-    double idf = std::log((static_cast<double>(rows) - static_cast<double>(hits) + 0.5) /
-                          (static_cast<double>(hits) + 0.5));
+    PhraseCount count;
+    count.enough = std::max<std::int64_t>(1, (rows + 1) / 2);  // hits >= rows / 2: idf <= 0
+    if ((rc = api->xQueryPhrase(fts, i, &count, count_row)) != SQLITE_OK) return rc;
+    const auto hits = static_cast<double>(count.hits);
+    double idf = std::log((static_cast<double>(rows) - hits + 0.5) / (hits + 0.5));
     stats.idf.push_back(idf <= 0.0 ? 1e-6 : idf);
-    stats.documents.push_back(hits);
-    if (hits > 0) stats.present.push_back(i);
+    stats.documents.push_back(count.hits);
+    if (count.hits > 0) stats.present.push_back(i);
   }
   auto* counts = static_cast<const std::shared_ptr<const TokenCounts>*>(api->xUserData(fts));
   stats.lengths = (*counts)->view();

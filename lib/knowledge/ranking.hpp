@@ -90,7 +90,8 @@ struct KeywordStatistics {
   TokenCounts::View lengths;
   double average_length = 0;
   std::vector<double> idf;              // per phrase, as bm25()
-  std::vector<std::int64_t> documents;  // per phrase: how many documents hold it
+  std::vector<std::int64_t> documents;  // per phrase: how many documents hold it (counted up to
+                                        // half of them, where its idf stops changing)
   // The phrases found in some document: one found in none adds nothing to any row's score, and
   // asking FTS5 for its instances in each row costs a call per row (user queries often carry
   // words the corpus does not have).

@@ -145,6 +145,34 @@ TEST_CASE("keel_bm25_top with a word in every document: rows holding only it are
   check_scores_match(with_lengths, "\"the\" OR \"lantern\" OR \"harbour\"");
 }
 
+TEST_CASE("keel_bm25 counts a word's documents only up to half of the base, with bm25()'s idf") {
+  // In 10 documents, 5 is half (from there bm25()'s idf is its floor) and 4 is not; in 11, 6 is
+  // past half and 5 is not: counting stops at half, and every score is still bm25()'s.
+  for (int documents : {10, 11}) {
+    TempDir dir;
+    const auto path = dir.file("kb.db");
+    {
+      auto kb = KnowledgeBase::open(path, small_options());
+      std::vector<Document> batch;
+      for (int i = 0; i < documents; ++i) {
+        std::string text = text_of(i);
+        if (i < (documents - 1) / 2) text += " below";  // 4 of 10, 5 of 11
+        if (i < (documents + 1) / 2) text += " half";   // 5 of 10, 6 of 11
+        if (i < (documents + 3) / 2) text += " over";   // 6 of 10, 7 of 11
+        batch.push_back(make_document("d" + std::to_string(i), text));
+      }
+      kb.upsert(batch);
+    }
+    Connection db(path, true);
+    knowledge::configure_connection(db, false, "normal");
+    knowledge::register_ranking(db, std::make_shared<TokenCounts>());
+    INFO(documents << " documents");
+    check_scores_match(db, "\"below\" OR \"half\" OR \"over\" OR \"river\"");
+    check_scores_match(db, "\"half\"");
+    check_scores_match(db, "\"below\"");
+  }
+}
+
 TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()'s answer") {
   // "the" in every document, "ferry" in four of ten, "wharf" in one of ten — in documents
   // twenty times longer than the rest, so that they score below "ferry" alone — and "beacon"
