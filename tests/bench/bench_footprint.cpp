@@ -26,7 +26,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <string>
 #include <utility>
 
@@ -44,40 +43,15 @@ namespace {
 
 constexpr int kDocuments = 10000;
 
-// A base of 10,000 documents of about 100 words of real customer-support text: each document
-// strings together requests of one intent of Banking77 and CLINC150 (../shared/data/router), as
-// a help-desk article gathers the questions it answers. Vectors from the default embedder.
-// (A corpus drawn from a handful of words would put every query term in every document, so that
-// each keyword search scored the whole base: no knowledge base looks like that.)
+// A base of 10,000 documents of about 100 words of real customer-support text (datasets.hpp),
+// with vectors from the default embedder.
 void build_base(const fs::path& path) {
-  std::map<std::string, std::vector<std::string>> by_intent;
-  const Dataset banking = load_banking77();
-  for (const auto* split : {&banking.train, &banking.test})
-    for (const auto& e : *split) by_intent["banking77." + banking.names[e.label]].push_back(e.text);
-  const Dataset clinc = load_clinc150();
-  for (const auto* split : {&clinc.train, &clinc.val, &clinc.test})
-    for (const auto& e : *split)
-      by_intent[e.label < 0 ? "clinc150.oos" : "clinc150." + clinc.names[e.label]].push_back(e.text);
-  std::vector<const std::vector<std::string>*> intents;
-  for (const auto& [name, texts] : by_intent) intents.push_back(&texts);
-
   KnowledgeBase kb = KnowledgeBase::open(path.string());
-  std::vector<Document> batch;
-  unsigned seed = 12345;
-  for (int i = 0; i < kDocuments; ++i) {
-    const auto& texts = *intents[static_cast<std::size_t>(i) % intents.size()];
-    Document d;
-    d.id = "doc-" + std::to_string(i);
-    for (int words = 0; words < 100;) {
-      seed = seed * 1103515245u + 12345u;
-      const std::string& text = texts[(seed >> 8) % texts.size()];
-      d.text += text;
-      d.text += ' ';
-      words += static_cast<int>(std::count(text.begin(), text.end(), ' ')) + 1;
-    }
-    d.metadata = {{"n", i}};
-    batch.push_back(std::move(d));
-    if (batch.size() == 1000) kb.upsert(std::exchange(batch, {}));
+  auto documents = support_documents(kDocuments);
+  for (std::size_t at = 0; at < documents.size(); at += 1000) {
+    const auto end = std::min(documents.size(), at + 1000);
+    kb.upsert(std::vector<Document>(std::make_move_iterator(documents.begin() + at),
+                                    std::make_move_iterator(documents.begin() + end)));
   }
   kb.close();
 }

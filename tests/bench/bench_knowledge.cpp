@@ -8,8 +8,13 @@
 //     alone + FTS5 inserts alone); hybrid, vector and keyword query latency; vector recall@10
 //     against exact search; size on disk; time to open with a current index file; the vector
 //     index alone, float32 against int8 (size, build, query, recall).
+// (3) Questions: keyword search for people's questions, which are full of common words ("how
+//     do i ..."), over 10,000 documents of real support text (Banking77 and CLINC150 requests,
+//     as bench_footprint's base), test requests of both sets as queries: keel's plan (the
+//     common words counted only in documents holding a rarer one) against the whole query
+//     visited, on one connection, the same answers required.
 //   build/bin/bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] [--no-speed]
-//                             [--no-quantization] [--keep DIR]
+//                             [--no-questions] [--no-quantization] [--keep DIR]
 //   --keep DIR keeps the speed set's base in DIR and, when it is already there, reuses it and
 //   skips the ingest measurements: for profiling the queries again and again.
 #include <sys/stat.h>
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "datasets.hpp"
 #include "keel/executor.hpp"
 #include "keel/knowledge.hpp"
 #include "keel/llm.hpp"
@@ -480,10 +486,85 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads, const s
 
 }  // namespace
 
+// ---- questions -----------------------------------------------------------------------------
+
+void run_questions(const std::string& keep) {
+  const std::string dir =
+      keep.empty() ? (std::filesystem::temp_directory_path() / "keel-bench-questions").string()
+                   : keep;
+  const std::string path = dir + "/questions.db";  // (beside --keep's speed base)
+  constexpr int documents = 10000;
+  if (keep.empty() || !std::filesystem::exists(path)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(dir);
+    auto kb = KnowledgeBase::open(path);
+    kb.upsert(support_documents(documents));
+    kb.close();
+  }
+  // Every fourth test request of each set (2,145 of 8,580).
+  std::vector<std::string> questions;
+  const auto banking = load_banking77().test, clinc = load_clinc150().test;
+  for (const auto* set : {&banking, &clinc})
+    for (std::size_t i = 0; i < set->size(); i += 4)
+      questions.push_back((*set)[i].text);
+  std::printf("questions: %d documents of support text, %zu test requests as keyword queries\n",
+              documents, questions.size());
+
+  knowledge::Connection db(path, true);
+  knowledge::configure_connection(db, false, "normal");
+  auto counts = std::make_shared<knowledge::TokenCounts>();
+  counts->load(db);
+  knowledge::register_ranking(db, counts);
+  constexpr std::size_t k = 50;  // what a search takes from the keyword signal by default
+  std::vector<double> planned, whole;
+  std::size_t held = 0, again = 0, unsplit = 0, different = 0;
+  for (std::size_t q = 0; q < questions.size(); ++q) {
+    const auto phrases = knowledge::term_phrases(knowledge::keyword_terms(questions[q]), false);
+    if (phrases.empty()) continue;
+    std::string match;
+    for (const auto& phrase : phrases)
+      match += (match.empty() ? "" : " OR ") + phrase;
+    knowledge::ReadTransaction snapshot(db);
+    knowledge::AnyPlan plan;
+    std::vector<std::pair<std::int64_t, double>> ours, theirs;
+    auto run_ours = [&] {
+      auto start = Clock::now();
+      ours = knowledge::best_documents_of_any(db, phrases, k, &plan);
+      planned.push_back(micros(Clock::now() - start));
+    };
+    auto run_theirs = [&] {
+      auto start = Clock::now();
+      theirs = knowledge::best_documents(db, match, k);
+      whole.push_back(micros(Clock::now() - start));
+    };
+    if (q % 2 == 0) {
+      run_ours();
+      run_theirs();
+    } else {
+      run_theirs();
+      run_ours();
+    }
+    if (ours != theirs) ++different;
+    if (!plan.skipped.empty())
+      (plan.visits == 1 ? held : again) += 1;
+    else
+      ++unsplit;
+  }
+  std::printf(
+      "  keyword top %zu: planned p50 %.0f us, p90 %.0f us; whole query visited p50 %.0f us, p90 "
+      "%.0f us (%.1fx at p50)\n"
+      "  common words left out: %zu queries on the first plan, %zu on a second; %zu whole; "
+      "answers differing: %zu\n\n",
+      k, percentile(planned, 50), percentile(planned, 90), percentile(whole, 50),
+      percentile(whole, 90), percentile(whole, 50) / percentile(planned, 50), held, again, unsplit,
+      different);
+  if (keep.empty()) std::filesystem::remove_all(dir);
+}
+
 int main(int argc, char** argv) {
   std::size_t docs = 100000, queries = 500;
   unsigned threads = 1;  // the library's default index_threads
-  bool quality = true, speed = true, compare = true;
+  bool quality = true, speed = true, questions = true, compare = true;
   std::string keep;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -499,17 +580,20 @@ int main(int argc, char** argv) {
       quality = false;
     } else if (arg == "--no-speed") {
       speed = false;
+    } else if (arg == "--no-questions") {
+      questions = false;
     } else if (arg == "--no-quantization") {
       compare = false;
     } else {
       std::fprintf(stderr,
                    "usage: bench_knowledge [--docs N] [--queries N] [--threads N] [--no-quality] "
-                   "[--no-speed] [--no-quantization] [--keep DIR]\n");
+                   "[--no-speed] [--no-questions] [--no-quantization] [--keep DIR]\n");
       return 2;
     }
   }
   try {
     if (quality) run_quality();
+    if (questions) run_questions(keep);
     if (speed) run_speed(docs, queries, threads, keep, compare);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_knowledge: %s\n", e.what());

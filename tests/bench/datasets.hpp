@@ -1,7 +1,9 @@
 // The public intent data sets of ../shared/data/router, loaded for the benchmark programs:
-// CLINC150 "full" (train, val + oos_val, test + oos_test) and Banking77 (train, test).
+// CLINC150 "full" (train, val + oos_val, test + oos_test) and Banking77 (train, test); and a
+// knowledge base's documents made of them.
 #pragma once
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -9,8 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "keel/json.hpp"
 #include "keel/error.hpp"
+#include "keel/json.hpp"
+#include "keel/knowledge.hpp"
 
 namespace keel::bench {
 
@@ -122,6 +125,44 @@ inline Dataset load_banking77() {
   d.classes = labels.size();
   d.names = labels.names();
   return d;
+}
+
+// `count` documents of about 100 words of real customer-support text: each strings together
+// requests of one intent of Banking77 and CLINC150, as a help-desk article gathers the questions
+// it answers (metadata {"n": i}, no vectors). (A corpus drawn from a handful of words would put
+// every query word in every document: no knowledge base looks like that.)
+inline std::vector<Document> support_documents(int count) {
+  std::map<std::string, std::vector<std::string>> by_intent;
+  const Dataset banking = load_banking77();
+  for (const auto* split : {&banking.train, &banking.test})
+    for (const auto& e : *split)
+      by_intent["banking77." + banking.names[e.label]].push_back(e.text);
+  const Dataset clinc = load_clinc150();
+  for (const auto* split : {&clinc.train, &clinc.val, &clinc.test})
+    for (const auto& e : *split)
+      by_intent[e.label < 0 ? "clinc150.oos" : "clinc150." + clinc.names[e.label]].push_back(
+          e.text);
+  std::vector<const std::vector<std::string>*> intents;
+  for (const auto& [name, texts] : by_intent)
+    intents.push_back(&texts);
+
+  std::vector<Document> documents;
+  unsigned seed = 12345;
+  for (int i = 0; i < count; ++i) {
+    const auto& texts = *intents[static_cast<std::size_t>(i) % intents.size()];
+    Document d;
+    d.id = "doc-" + std::to_string(i);
+    for (int words = 0; words < 100;) {
+      seed = seed * 1103515245u + 12345u;
+      const std::string& text = texts[(seed >> 8) % texts.size()];
+      d.text += text;
+      d.text += ' ';
+      words += static_cast<int>(std::count(text.begin(), text.end(), ' ')) + 1;
+    }
+    d.metadata = {{"n", i}};
+    documents.push_back(std::move(d));
+  }
+  return documents;
 }
 
 }  // namespace keel::bench
