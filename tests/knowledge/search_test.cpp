@@ -13,6 +13,7 @@
 #include "knowledge/filter_sql.hpp"
 #include "knowledge/fts_query.hpp"
 #include "knowledge/fusion.hpp"
+#include "knowledge/sqlite.hpp"
 #include "vector/dot.hpp"
 
 using namespace keel;
@@ -411,6 +412,43 @@ TEST_CASE("heavy deletion compacts the vector index and recall stays whole") {
     auto result = kb.search(vector_only(random_vector(16, i), 1));
     REQUIRE(result.hits.size() == 1);
     CHECK(result.hits[0].id == "d" + std::to_string(i));
+  }
+}
+
+TEST_CASE("compact() merges the keyword index into one segment, the answers unchanged") {
+  TempDir dir;
+  auto kb = KnowledgeBase::open(dir.file("kb.db"), small_options());
+  // Written in ten batches: FTS5 holds them in several segments.
+  for (int b = 0; b < 10; ++b) {
+    std::vector<Document> batch;
+    for (int i = 0; i < 30; ++i) {
+      const int n = b * 30 + i;
+      batch.push_back(make_document("d" + std::to_string(n),
+                                    "parcel " + std::string(n % 3 ? "late " : "lost ") +
+                                        std::string(n % 7 ? "refund" : "invoice refund refund"),
+                                    {}, random_vector(16, n)));
+    }
+    kb.upsert(batch);
+  }
+  auto segments = [&] {
+    knowledge::Connection db(dir.file("kb.db"), true);
+    auto rows = db.prepare("SELECT count(DISTINCT segid) FROM documents_fts_idx");
+    REQUIRE(rows.step());
+    return rows.int64(0);
+  };
+  SearchQuery query;
+  query.text = "a late parcel refund invoice";
+  query.use_vector = false;
+  query.k = 50;
+  const auto before = kb.search(query);
+  REQUIRE(segments() > 1);
+  kb.compact();
+  CHECK(segments() == 1);
+  const auto after = kb.search(query);
+  REQUIRE(after.hits.size() == before.hits.size());
+  for (std::size_t i = 0; i < after.hits.size(); ++i) {
+    CHECK(after.hits[i].id == before.hits[i].id);
+    CHECK(after.hits[i].keyword->score == before.hits[i].keyword->score);
   }
 }
 
