@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <memory>
 
 #include "kb_test_support.hpp"
 #include "knowledge/fts_query.hpp"
@@ -83,6 +85,26 @@ std::vector<std::string> queries() {
           "\"for\" OR \"stone\" OR \"a\" OR \"tide\""};  // with words no row has
 }
 
+// Writes documents "d0", "d1", ... with the texts `text(i)` to a new base at `path`.
+void write_base(const std::string& path, int count, const std::function<std::string(int)>& text) {
+  auto kb = KnowledgeBase::open(path, small_options());
+  std::vector<Document> documents;
+  for (int i = 0; i < count; ++i)
+    documents.push_back(make_document("d" + std::to_string(i), text(i)));
+  kb.upsert(documents);
+}
+
+// A read connection to the base at `path` with keel_bm25 registered: the documents' lengths
+// loaded from the docsize table, or none known (each asked of FTS5).
+std::unique_ptr<Connection> ranking_connection(const std::string& path, bool lengths) {
+  auto db = std::make_unique<Connection>(path, true);
+  knowledge::configure_connection(*db, false, "normal");
+  auto counts = std::make_shared<TokenCounts>();
+  if (lengths) counts->load(*db);
+  knowledge::register_ranking(*db, counts);
+  return db;
+}
+
 }  // namespace
 
 TEST_CASE("keel_bm25 scores every row as FTS5's bm25() does, lengths known or not") {
@@ -121,28 +143,16 @@ TEST_CASE("keel_bm25_top with a word in every document: rows holding only it are
   // its order, is still bm25()'s, ties included (identical documents).
   TempDir dir;
   const auto path = dir.file("kb.db");
-  {
-    auto kb = KnowledgeBase::open(path, small_options());
-    std::vector<Document> documents;
-    for (int i = 0; i < 300; ++i) {
-      std::string text = "the " + text_of(i % 7);
-      if (i % 10 == 3) text += " harbour the";
-      if (i % 37 == 5) text += " lantern lantern";
-      documents.push_back(make_document("d" + std::to_string(i), text));
-    }
-    kb.upsert(documents);
-  }
-  Connection db(path, true);
-  knowledge::configure_connection(db, false, "normal");
-  knowledge::register_ranking(db, std::make_shared<TokenCounts>());
-  check_scores_match(db, "\"the\" OR \"harbour\"");
-  check_scores_match(db, "\"harbour\" OR \"the\" OR \"lantern\"");
-  auto counts = std::make_shared<TokenCounts>();
-  counts->load(db);
-  Connection with_lengths(path, true);
-  knowledge::configure_connection(with_lengths, false, "normal");
-  knowledge::register_ranking(with_lengths, counts);
-  check_scores_match(with_lengths, "\"the\" OR \"lantern\" OR \"harbour\"");
+  write_base(path, 300, [](int i) {
+    std::string text = "the " + text_of(i % 7);
+    if (i % 10 == 3) text += " harbour the";
+    if (i % 37 == 5) text += " lantern lantern";
+    return text;
+  });
+  auto db = ranking_connection(path, false);
+  check_scores_match(*db, "\"the\" OR \"harbour\"");
+  check_scores_match(*db, "\"harbour\" OR \"the\" OR \"lantern\"");
+  check_scores_match(*ranking_connection(path, true), "\"the\" OR \"lantern\" OR \"harbour\"");
 }
 
 TEST_CASE("keel_bm25 counts a word's documents only up to half of the base, with bm25()'s idf") {
@@ -151,25 +161,18 @@ TEST_CASE("keel_bm25 counts a word's documents only up to half of the base, with
   for (int documents : {10, 11}) {
     TempDir dir;
     const auto path = dir.file("kb.db");
-    {
-      auto kb = KnowledgeBase::open(path, small_options());
-      std::vector<Document> batch;
-      for (int i = 0; i < documents; ++i) {
-        std::string text = text_of(i);
-        if (i < (documents - 1) / 2) text += " below";  // 4 of 10, 5 of 11
-        if (i < (documents + 1) / 2) text += " half";   // 5 of 10, 6 of 11
-        if (i < (documents + 3) / 2) text += " over";   // 6 of 10, 7 of 11
-        batch.push_back(make_document("d" + std::to_string(i), text));
-      }
-      kb.upsert(batch);
-    }
-    Connection db(path, true);
-    knowledge::configure_connection(db, false, "normal");
-    knowledge::register_ranking(db, std::make_shared<TokenCounts>());
+    write_base(path, documents, [&](int i) {
+      std::string text = text_of(i);
+      if (i < (documents - 1) / 2) text += " below";  // 4 of 10, 5 of 11
+      if (i < (documents + 1) / 2) text += " half";   // 5 of 10, 6 of 11
+      if (i < (documents + 3) / 2) text += " over";   // 6 of 10, 7 of 11
+      return text;
+    });
+    auto db = ranking_connection(path, false);
     INFO(documents << " documents");
-    check_scores_match(db, "\"below\" OR \"half\" OR \"over\" OR \"river\"");
-    check_scores_match(db, "\"half\"");
-    check_scores_match(db, "\"below\"");
+    check_scores_match(*db, "\"below\" OR \"half\" OR \"over\" OR \"river\"");
+    check_scores_match(*db, "\"half\"");
+    check_scores_match(*db, "\"below\"");
   }
 }
 
@@ -179,27 +182,19 @@ TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()
   // in three (none of them among text_of()'s words).
   TempDir dir;
   const auto path = dir.file("kb.db");
-  {
-    auto kb = KnowledgeBase::open(path, small_options());
-    std::vector<Document> documents;
-    for (int i = 0; i < 300; ++i) {
-      std::string text = "the " + text_of(i % 7);
-      if (i % 10 < 4) text += " ferry";
-      if (i % 10 == 7) {
-        text += " wharf";
-        for (int pad = 0; pad < 30; ++pad)
-          text += " " + text_of(pad);
-      }
-      if (i % 100 == 42) text += " beacon";
-      documents.push_back(make_document("d" + std::to_string(i), text));
+  write_base(path, 300, [](int i) {
+    std::string text = "the " + text_of(i % 7);
+    if (i % 10 < 4) text += " ferry";
+    if (i % 10 == 7) {
+      text += " wharf";
+      for (int pad = 0; pad < 30; ++pad)
+        text += " " + text_of(pad);
     }
-    kb.upsert(documents);
-  }
-  Connection db(path, true);
-  knowledge::configure_connection(db, false, "normal");
-  auto counts = std::make_shared<TokenCounts>();
-  counts->load(db);
-  knowledge::register_ranking(db, counts);
+    if (i % 100 == 42) text += " beacon";
+    return text;
+  });
+  auto connection = ranking_connection(path, true);
+  Connection& db = *connection;
   knowledge::ReadTransaction snapshot(db);
 
   // What the whole query answers (keel_bm25 scores every row), and what ORDER BY bm25() does.
@@ -302,14 +297,9 @@ TEST_CASE("TopDocuments keeps the k best, the smaller label first on ties") {
 TEST_CASE("keel_bm25_top without a TopDocuments is an error, not a crash") {
   TempDir dir;
   const auto path = dir.file("kb.db");
-  {
-    auto kb = KnowledgeBase::open(path, small_options());
-    kb.upsert(make_document("d1", "river stone"));
-  }
-  Connection db(path, true);
-  knowledge::configure_connection(db, false, "normal");
-  knowledge::register_ranking(db, std::make_shared<TokenCounts>());
-  auto wrong = db.prepare(
+  write_base(path, 1, [](int) { return std::string("river stone"); });
+  auto db = ranking_connection(path, false);
+  auto wrong = db->prepare(
       "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH 'river' AND "
       "keel_bm25_top(documents_fts, ?1)");
   int not_a_collector = 0;
