@@ -733,7 +733,8 @@ void KnowledgeBase::compact() {
   Impl::WriteLease db(*impl_);
   // The keyword index too: FTS5 keeps the documents' words in segments, merged a few at a time
   // as writes come; in one segment, a keyword query reads each word's list once instead of a
-  // piece from each segment (a base written in batches answers ~30% faster).
+  // piece from each segment (10,000 documents written in batches of 1,000: questions' keyword
+  // search p50 1.61 -> 1.46 ms).
   db->exec("INSERT INTO documents_fts(documents_fts) VALUES('optimize')");
   impl_->compact_locked(*db);
 }
