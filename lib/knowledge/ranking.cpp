@@ -176,6 +176,12 @@ void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_contex
   int rc = SQLITE_OK;
   double score = 0;
   const KeywordStatistics* stats = top->statistics() ? top->statistics() : statistics(api, fts, rc);
+  // Statistics worked out for another query cannot be used: their phrases must be this one's
+  // last (FTS5 would not range-check the phrase numbers).
+  if (top->statistics() &&
+      api->xPhraseCount(fts) != top->first_phrase() + static_cast<int>(stats->idf.size())) {
+    return sqlite3_result_error(result, "keel_bm25_top: statistics of another query", -1);
+  }
   if (!stats || !row_score(api, fts, *stats, top->first_phrase(), top->bar(), score, rc))
     return sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
   top->offer(api->xRowid(fts), score);
@@ -515,6 +521,10 @@ std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connecti
 
 std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
     Connection& connection, const std::vector<std::string>& phrases, std::size_t k, AnyPlan* plan) {
+  // The statistics are worked out by one statement and used by the next: one snapshot.
+  if (sqlite3_get_autocommit(connection.handle())) {
+    throw Error(Errc::internal, "best_documents_of_any: not inside a read transaction");
+  }
   AnyPlan unused;
   if (!plan) plan = &unused;
   *plan = {};

@@ -151,11 +151,11 @@ std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connecti
                                                             std::size_t k);
 
 /// The same for the documents holding any of `phrases` (FTS5 phrases, such as `"word"` or
-/// `"wo" *`): the MATCH expression `phrases[0] OR phrases[1] OR ...`. Phrases so common that
-/// they cannot lift a document into the best k are only counted in documents that hold a rarer
-/// one (see ranking.cpp): a question's "how", "do" and "my" no longer make FTS5 visit most of
-/// the base.
-/// `plan`, when given, says how it went (for tests and benchmarks).
+/// `"wo" *`): the MATCH expression `phrases[0] OR phrases[1] OR ...`. Inside the caller's
+/// transaction, which it requires (Error(internal) otherwise): it runs several statements. Phrases
+/// so common that they cannot lift a document into the best k are only counted in documents that
+/// hold a rarer one (see ranking.cpp): a question's "how", "do" and "my" no longer make FTS5 visit
+/// most of the base. `plan`, when given, says how it went (for tests and benchmarks).
 struct AnyPlan {
   int visits = 0;            // queries that visited documents: 1 when the first plan held
   std::vector<int> skipped;  // the phrases whose other documents the answer did not visit
