@@ -98,11 +98,13 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::vector<std:
                                           const knowledge::FilterSql& sql_filter,
                                           std::size_t want) {
   std::vector<Candidate> out;
-  const std::string match = knowledge::build_match_expression(terms, mode, prefix);
+  const bool any = mode == SearchQuery::KeywordMode::any;
+  // (The plan for words of any kind builds its own expressions.)
+  const std::string match =
+      any && check.empty() ? std::string() : knowledge::build_match_expression(terms, mode, prefix);
   if (check.empty()) {
     auto best =
-        mode == SearchQuery::KeywordMode::any
-            ? knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, prefix), want)
+        any ? knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, prefix), want)
             : knowledge::best_documents(db, match, want);
     for (auto [label, score] : best)
       out.push_back({label, score, 0});

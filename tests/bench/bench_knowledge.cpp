@@ -527,11 +527,11 @@ void run_questions(const std::string& keep) {
     std::vector<double> planned, whole;
     std::size_t held = 0, again = 0, unsplit = 0, different = 0;
     for (std::size_t q = 0; q < questions.size(); ++q) {
-      const auto phrases = knowledge::term_phrases(knowledge::keyword_terms(questions[q]), false);
-      if (phrases.empty()) continue;
-      std::string match;
-      for (const auto& phrase : phrases)
-        match += (match.empty() ? "" : " OR ") + phrase;
+      const auto terms = knowledge::keyword_terms(questions[q]);
+      if (terms.empty()) continue;
+      const auto phrases = knowledge::term_phrases(terms, false);
+      const auto match =
+          knowledge::build_match_expression(terms, SearchQuery::KeywordMode::any, false);
       knowledge::ReadTransaction snapshot(db);
       knowledge::AnyPlan plan;
       std::vector<std::pair<std::int64_t, double>> ours, theirs;
