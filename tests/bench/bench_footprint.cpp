@@ -7,7 +7,9 @@
 //   3. Cold start: from launching a host process to the first scan, route and search
 //      answered (goal <= 20 ms), median of 10 launches, each after the baselines of the same
 //      run (launching /bin/true, and python3 importing json); then as many launched back to
-//      back, to show what the machine's idling between launches costs.
+//      back, to show what the machine's idling between launches costs. With it, the page faults
+//      the host took and what a fault costs this machine (fresh pages touched in this process):
+//      on a virtual machine that shadows page tables, faults are a large share of a cold start.
 // Figures quoted elsewhere: a Go agent platform at 35 MB and 18 ms, its Python/FastAPI
 // equivalent at 180 MB and 2.1 s.
 //   build/bin/bench_footprint [--launches N] [--base PATH]
@@ -16,6 +18,7 @@
 // corpus below), to profile a host by hand:
 //   perf record -g build/bin/footprint_host --timed PATH
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +102,28 @@ double launch(std::vector<std::string> args, const char* marker, std::string* li
   return us;
 }
 
+// What one page fault costs this machine: microseconds per 4 KiB page of fresh anonymous
+// memory touched once (small pages, as a host's heap gets them), median of 9 rounds of 512.
+// Bare metal takes well under a microsecond; a virtual machine whose hypervisor shadows the
+// guest's page tables can take ten times more, and a cold start is several hundred faults.
+double fresh_page_micros() {
+  constexpr std::size_t page = 4096, pages = 512;
+  std::vector<double> rounds;
+  for (int round = 0; round < 9; ++round) {
+    void* memory = ::mmap(nullptr, page * pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) return -1;
+#ifdef MADV_NOHUGEPAGE
+    ::madvise(memory, page * pages, MADV_NOHUGEPAGE);
+#endif
+    auto* bytes = static_cast<volatile char*>(memory);
+    auto start = Clock::now();
+    for (std::size_t i = 0; i < pages; ++i) bytes[i * page] = 1;
+    rounds.push_back(micros(Clock::now() - start) / pages);
+    ::munmap(memory, page * pages);
+  }
+  return percentile(rounds, 50);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,7 +155,7 @@ int main(int argc, char** argv) {
               micros(Clock::now() - built) / 1e6, (fs::file_size(base) + (fs::exists(base.string() + ".hnsw") ? fs::file_size(base.string() + ".hnsw") : 0)) / 1e6);
 
   const std::string host = KEEL_FOOTPRINT_HOST;
-  std::vector<double> cold, to_main, floor_true, python;
+  std::vector<double> cold, to_main, floor_true, python, faults, main_faults;
   std::string output;
   int answered = 1;
   std::size_t hits = 0;
@@ -141,8 +166,11 @@ int main(int argc, char** argv) {
     int ok = 0;
     std::array<double, 6> part{};
     cold.push_back(launch({host, "--timed", base.string()}, "ready", &output, &spawned_at));
-    std::sscanf(output.c_str(), "ready %d %zu %lf %lf %lf %lf %lf %lf %lf", &ok, &hits, &main_at, &part[0], &part[1],
-                &part[2], &part[3], &part[4], &part[5]);
+    double process_faults = 0, thread_faults = 0;
+    std::sscanf(output.c_str(), "ready %d %zu %lf %lf %lf %lf %lf %lf %lf %lf %lf", &ok, &hits, &main_at, &part[0],
+                &part[1], &part[2], &part[3], &part[4], &part[5], &process_faults, &thread_faults);
+    faults.push_back(process_faults);
+    main_faults.push_back(thread_faults);
     answered = answered && ok == 1;
     for (std::size_t k = 0; k < part.size(); ++k) parts[k].push_back(part[k]);
     to_main.push_back(main_at - spawned_at);
@@ -154,6 +182,7 @@ int main(int argc, char** argv) {
   std::vector<double> back_to_back;
   for (int i = 0; i < launches; ++i)
     back_to_back.push_back(launch({host, "--timed", base.string()}, "ready", &output));
+  const double page_micros = fresh_page_micros();
   std::string memory_output;
   launch({host, "--memory", base.string()}, nullptr, &memory_output);
   long start = 0, components = 0, all = 0;
@@ -178,6 +207,11 @@ int main(int argc, char** argv) {
               percentile(parts[5], 100) / 1000.0);
   std::printf("   launched back to back, without the baselines between: median %.1f ms (min %.1f)\n",
               percentile(back_to_back, 50) / 1000.0, percentile(back_to_back, 0) / 1000.0);
+  std::printf("   page faults before the answers: median %.0f, %.0f of them on the main thread (from launch);\n"
+              "   a fresh page costs this machine %.1f us (baseline, this process): at that, the main\n"
+              "   thread's faults are about %.1f ms\n",
+              percentile(faults, 50), percentile(main_faults, 50), page_micros,
+              percentile(main_faults, 50) * page_micros / 1000.0);
   std::printf("   baseline: launching /bin/true %.1f ms; python3 -c 'import json' %.1f ms (medians)\n",
               percentile(floor_true, 50) / 1000.0, percentile(python, 50) / 1000.0);
   std::printf("   quoted elsewhere: a Go agent platform 35 MB and 18 ms; Python/FastAPI 180 MB and 2.1 s\n");

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include <sys/resource.h>
+
 #include "bench.hpp"
 #include "keel/agent.hpp"
 #include "keel/firewall.hpp"
@@ -43,10 +45,15 @@ int timed(const fs::path& base) {
   auto t5 = Clock::now();
   SearchResult found = kb.search("refund for a late parcel", 10);
   auto t6 = Clock::now();
-  std::printf("ready %d %zu %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
+  // Page faults so far: the process's (its threads' included) and the main thread's.
+  rusage process{}, thread{};
+  ::getrusage(RUSAGE_SELF, &process);
+  ::getrusage(RUSAGE_THREAD, &thread);
+  std::printf("ready %d %zu %.0f %.0f %.0f %.0f %.0f %.0f %.0f %ld %ld\n",
               verdict.decision == Decision::block && route.route.has_value(), found.hits.size(),
               micros(t0.time_since_epoch()), micros(t1 - t0), micros(t2 - t1), micros(t3 - t2), micros(t4 - t3),
-              micros(t5 - t4), micros(t6 - t5));
+              micros(t5 - t4), micros(t6 - t5), process.ru_minflt + process.ru_majflt,
+              thread.ru_minflt + thread.ru_majflt);
   std::fflush(stdout);
   return 0;
 }
