@@ -169,7 +169,7 @@ void keel_bm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* r
 void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* result, int argc,
                    sqlite3_value** argv) {
   auto* top =
-      argc == 1
+      argc == 1 || argc == 2
           ? static_cast<TopDocuments*>(sqlite3_value_pointer(argv[0], TopDocuments::pointer_type))
           : nullptr;
   if (!top) return sqlite3_result_error(result, "keel_bm25_top: no TopDocuments given", -1);
@@ -184,7 +184,23 @@ void keel_bm25_top(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_contex
   }
   if (!stats || !row_score(api, fts, *stats, top->first_phrase(), top->bar(), score, rc))
     return sqlite3_result_error_code(result, rc == SQLITE_OK ? SQLITE_ERROR : rc);
-  top->offer(api->xRowid(fts), score);
+  const std::int64_t label = api->xRowid(fts);
+  // With a filter, only a row that would be kept has its metadata tested (parsing JSON costs
+  // more than scoring): about k of them, not every row the SQL condition lets through.
+  if (argc == 2 && top->filter() && top->would_keep(label, score)) {
+    const auto* text = sqlite3_value_text(argv[1]);
+    const std::string_view metadata(
+        text ? reinterpret_cast<const char*>(text) : "",
+        text ? static_cast<std::size_t>(sqlite3_value_bytes(argv[1])) : 0);
+    bool passes = false;
+    try {
+      passes = (*top->filter())(metadata);
+    } catch (...) {  // (no exception crosses SQLite; only memory can run out here)
+      return sqlite3_result_error_nomem(result);
+    }
+    if (!passes) return sqlite3_result_int(result, 0);
+  }
+  top->offer(label, score);
   sqlite3_result_int(result, 0);
 }
 
@@ -219,6 +235,10 @@ void TopDocuments::offer(std::int64_t label, double score) {
     heap_.back() = entry;
     std::push_heap(heap_.begin(), heap_.end(), better);
   }
+}
+
+bool TopDocuments::would_keep(std::int64_t label, double score) const noexcept {
+  return k_ > 0 && (heap_.size() < k_ || better({label, score}, heap_.front()));
 }
 
 std::vector<std::pair<std::int64_t, double>> TopDocuments::best_first() const {
@@ -473,11 +493,28 @@ std::string any_of(const std::vector<std::string>& phrases, std::size_t from, st
   return out;
 }
 
-void gather(Connection& connection, const std::string& match, TopDocuments& top) {
-  connection.prepare(best_documents_sql)
-      .bind_text(1, match)
-      .bind_pointer(2, &top, TopDocuments::pointer_type)
-      .run();
+void gather(Connection& connection, const std::string& match, TopDocuments& top,
+            const DocumentFilter* filter) {
+  if (!filter) {
+    connection.prepare(best_documents_sql)
+        .bind_text(1, match)
+        .bind_pointer(2, &top, TopDocuments::pointer_type)
+        .run();
+    return;
+  }
+  // The SQL condition lets SQLite drop most rejected rows before they are scored; the filter's
+  // exact test is keel_bm25_top's, whatever order SQLite evaluates the two in.
+  top.set_filter(&filter->passes);
+  Connection::OneShot query(
+      connection,
+      "SELECT count(*) FROM documents_fts JOIN documents d ON d.label = documents_fts.rowid "
+      "WHERE documents_fts MATCH ?1 AND (" +
+          (filter->sql ? filter->sql->condition : std::string("1")) +
+          ") AND keel_bm25_top(documents_fts, ?2, d.metadata)");
+  auto& statement = query.statement();
+  statement.bind_text(1, match).bind_pointer(2, &top, TopDocuments::pointer_type);
+  if (filter->sql) filter->sql->bind(statement, 3);
+  statement.run();
 }
 
 // The most a document holding only the phrases `common` can score (with a margin for rounding:
@@ -512,15 +549,16 @@ void prepare_ranking_statements(Connection& connection) {
 }
 
 std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connection,
-                                                            const std::string& match,
-                                                            std::size_t k) {
+                                                            const std::string& match, std::size_t k,
+                                                            const DocumentFilter* filter) {
   TopDocuments top(k);
-  gather(connection, match, top);
+  gather(connection, match, top, filter);
   return top.best_first();
 }
 
 std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
-    Connection& connection, const std::vector<std::string>& phrases, std::size_t k, AnyPlan* plan) {
+    Connection& connection, const std::vector<std::string>& phrases, std::size_t k, AnyPlan* plan,
+    const DocumentFilter* filter) {
   // The statistics are worked out by one statement and used by the next: one snapshot.
   if (sqlite3_get_autocommit(connection.handle())) {
     throw Error(Errc::internal, "best_documents_of_any: not inside a read transaction");
@@ -530,7 +568,7 @@ std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
   *plan = {};
   const std::string whole = any_of(phrases, 0, phrases.size());
   plan->visits = 1;
-  if (phrases.size() < 2 || k == 0) return best_documents(connection, whole, k);
+  if (phrases.size() < 2 || k == 0) return best_documents(connection, whole, k, filter);
   auto stats = std::make_shared<KeywordStatistics>();
   if (!connection.prepare(statistics_sql)
            .bind_text(1, whole)
@@ -539,7 +577,7 @@ std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
     plan->visits = 0;
     return {};  // no document holds any
   }
-  if (stats->idf.size() != phrases.size()) return best_documents(connection, whole, k);
+  if (stats->idf.size() != phrases.size()) return best_documents(connection, whole, k, filter);
 
   // The present phrases, the most common (lowest ceiling) first.
   std::vector<int> by_ceiling = stats->present;
@@ -568,7 +606,7 @@ std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
     }
     // The whole query's phrases follow the rest's in the expression: they are the ones scored.
     TopDocuments top(k, stats, static_cast<int>(rest.size()));
-    gather(connection, "(" + any_of(rest, 0, rest.size()) + ") AND (" + whole + ")", top);
+    gather(connection, "(" + any_of(rest, 0, rest.size()) + ") AND (" + whole + ")", top, filter);
     const double floor = top.size() >= k ? top.bar() : -std::numeric_limits<double>::infinity();
     if (floor > ceiling_of(*stats, common)) {
       plan->skipped = std::move(common);
@@ -578,7 +616,7 @@ std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
   }
   ++plan->visits;
   TopDocuments top(k, stats, 0);
-  gather(connection, whole, top);
+  gather(connection, whole, top, filter);
   return top.best_first();
 }
 

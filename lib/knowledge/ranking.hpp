@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "knowledge/filter_sql.hpp"
 #include "knowledge/sqlite.hpp"
 
 namespace keel::knowledge {
@@ -98,6 +100,14 @@ struct KeywordStatistics {
   std::vector<int> present;
 };
 
+/// The documents a keyword search may return: those whose metadata satisfies `sql` (over
+/// `d.metadata`, its parameters numbered from ?3; none: every row), a superset of the filter,
+/// and then `passes`, the exact test of the metadata's JSON text.
+struct DocumentFilter {
+  const FilterSql* sql = nullptr;
+  std::function<bool(std::string_view metadata)> passes;
+};
+
 /// The best `k` documents of a keyword query, gathered by keel_bm25_top as FTS5 finds them: no
 /// row leaves the statement and SQLite sorts nothing (a quarter of a query matching thousands
 /// of documents went to ORDER BY ... LIMIT's sorter and to returning rows).
@@ -113,6 +123,14 @@ class TopDocuments {
       : k_(k), statistics_(std::move(statistics)), first_phrase_(first_phrase) {}
   /// A document and its score (larger = better).
   void offer(std::int64_t label, double score);
+  /// Whether offer() would keep it now.
+  bool would_keep(std::int64_t label, double score) const noexcept;
+  /// Documents offered with their metadata (keel_bm25_top's third argument) are kept only when
+  /// `passes` says so; it must outlive the statement.
+  void set_filter(const std::function<bool(std::string_view)>* passes) noexcept {
+    passes_ = passes;
+  }
+  const std::function<bool(std::string_view)>* filter() const noexcept { return passes_; }
   /// Once k are kept, the score a document must beat to be kept (ties go to the smaller label,
   /// so one scoring below it never is); until then, minus infinity.
   double bar() const noexcept {
@@ -130,12 +148,14 @@ class TopDocuments {
   std::vector<std::pair<std::int64_t, double>> heap_;  // the worst kept on top
   std::shared_ptr<const KeywordStatistics> statistics_;
   int first_phrase_ = 0;
+  const std::function<bool(std::string_view)>* passes_ = nullptr;
 };
 
 /// Registers on `connection`, with lengths from `counts`:
 /// - keel_bm25(documents_fts): bm25()'s score (negated like bm25(): lower is better);
-/// - keel_bm25_top(documents_fts, ?): offers each row with its (larger = better) score to the
-///   TopDocuments bound as the pointer argument, and returns 0 so that no row is output;
+/// - keel_bm25_top(documents_fts, ?[, metadata]): offers each row with its (larger = better)
+///   score to the TopDocuments bound as the pointer argument, and returns 0 so that no row is
+///   output; with the metadata, a row that would be kept is tested with its filter first;
 /// - keel_bm25_statistics(documents_fts, ?): fills the KeywordStatistics bound as the pointer
 ///   argument (once), and returns 0.
 void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts> counts);
@@ -145,23 +165,26 @@ void register_ranking(Connection& connection, std::shared_ptr<const TokenCounts>
 void prepare_ranking_statements(Connection& connection);
 
 /// The best `k` documents for the FTS5 MATCH expression `match`, best first, with their (larger
-/// = better) keel_bm25 scores: ORDER BY bm25(), rowid LIMIT k. Inside the caller's transaction.
+/// = better) keel_bm25 scores: ORDER BY bm25(), rowid LIMIT k, among those `filter` lets
+/// through when given. Inside the caller's transaction.
 std::vector<std::pair<std::int64_t, double>> best_documents(Connection& connection,
-                                                            const std::string& match,
-                                                            std::size_t k);
+                                                            const std::string& match, std::size_t k,
+                                                            const DocumentFilter* filter = nullptr);
 
 /// The same for the documents holding any of `phrases` (FTS5 phrases, such as `"word"` or
 /// `"wo" *`): the MATCH expression `phrases[0] OR phrases[1] OR ...`. Inside the caller's
 /// transaction, which it requires (Error(internal) otherwise): it runs several statements. Phrases
 /// so common that they cannot lift a document into the best k are only counted in documents that
 /// hold a rarer one (see ranking.cpp): a question's "how", "do" and "my" no longer make FTS5 visit
-/// most of the base. `plan`, when given, says how it went (for tests and benchmarks).
+/// most of the base; with a `filter`, among the documents it lets through (the phrases' statistics
+/// stay the whole base's, as bm25()'s). `plan`, when given, says how it went (for tests and
+/// benchmarks).
 struct AnyPlan {
   int visits = 0;            // queries that visited documents: 1 when the first plan held
   std::vector<int> skipped;  // the phrases whose other documents the answer did not visit
 };
 std::vector<std::pair<std::int64_t, double>> best_documents_of_any(
     Connection& connection, const std::vector<std::string>& phrases, std::size_t k,
-    AnyPlan* plan = nullptr);
+    AnyPlan* plan = nullptr, const DocumentFilter* filter = nullptr);
 
 }  // namespace keel::knowledge

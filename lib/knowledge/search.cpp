@@ -97,41 +97,21 @@ std::vector<Candidate> keyword_candidates(Connection& db, const std::vector<std:
                                           FilterCheck& check,
                                           const knowledge::FilterSql& sql_filter,
                                           std::size_t want) {
+  // With a filter, the best documents among those it lets through: SQLite's condition (a
+  // superset) first, then the filter itself on each row's metadata.
+  knowledge::DocumentFilter filter{
+      &sql_filter, [&](std::string_view metadata) { return check.passes_json(metadata); }};
+  const knowledge::DocumentFilter* filtered = check.empty() ? nullptr : &filter;
+  auto best = mode == SearchQuery::KeywordMode::any
+                  ? knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, prefix),
+                                                     want, nullptr, filtered)
+                  : knowledge::best_documents(
+                        db, knowledge::build_match_expression(terms, mode, prefix), want, filtered);
   std::vector<Candidate> out;
-  const bool any = mode == SearchQuery::KeywordMode::any;
-  // (The plan for words of any kind builds its own expressions.)
-  const std::string match =
-      any && check.empty() ? std::string() : knowledge::build_match_expression(terms, mode, prefix);
-  if (check.empty()) {
-    auto best =
-        any ? knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, prefix), want)
-            : knowledge::best_documents(db, match, want);
-    for (auto [label, score] : best)
-      out.push_back({label, score, 0});
-    return out;
-  }
-  // The SQL condition is a superset of the filter; rows it lets through that the filter
-  // rejects are dropped here, and the limit grows until there are enough or no more rows.
-  const std::string sql =
-      "SELECT documents_fts.rowid, keel_bm25(documents_fts) AS score, d.metadata "
-      "FROM documents_fts JOIN documents d ON d.label = documents_fts.rowid "
-      "WHERE documents_fts MATCH ?1 AND (" +
-      sql_filter.condition + ") ORDER BY score LIMIT ?2";
-  for (std::size_t limit = want;; limit *= 4) {
-    out.clear();
-    Connection::OneShot query(db, sql);
-    auto& rows = query.statement();
-    rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(limit));
-    sql_filter.bind(rows, 3);
-    std::size_t seen = 0;
-    while (rows.step()) {
-      ++seen;
-      if (out.size() < want && check.passes_json(rows.text(2))) {
-        out.push_back({rows.int64(0), -rows.real(1), 0});
-      }
-    }
-    if (out.size() >= want || seen < limit) return out;
-  }
+  out.reserve(best.size());
+  for (auto [label, score] : best)
+    out.push_back({label, score, 0});
+  return out;
 }
 
 // ---- vector --------------------------------------------------------------------------------

@@ -49,6 +49,55 @@ using namespace keel::bench;
 
 namespace {
 
+// A metadata filter passing the documents of one group of ten (documents carry {"group": i % 10}),
+// as keel's search hands it to the keyword ranking: an SQL condition, then the exact test.
+struct GroupFilter {
+  knowledge::FilterSql sql;
+  knowledge::DocumentFilter filter;
+  explicit GroupFilter(int group) {
+    sql.condition = "json_extract(d.metadata, '$.group') = ?3";
+    sql.parameters = {Json(group)};
+    filter = {&sql, [group](std::string_view metadata) {
+                return Json::parse(metadata).value("group", -1) == group;
+              }};
+  }
+  GroupFilter(const GroupFilter&) = delete;
+  GroupFilter& operator=(const GroupFilter&) = delete;
+};
+
+// The best k documents of `match` that `group` lets through, as keel found them before its
+// keyword ranking took filters: ORDER BY keel_bm25 LIMIT k over the rows of the SQL condition.
+// (The condition is exact here, so one round is enough.)
+std::vector<std::pair<std::int64_t, double>> filtered_by_order(knowledge::Connection& db,
+                                                               const std::string& match,
+                                                               const GroupFilter& group,
+                                                               std::size_t k) {
+  knowledge::Connection::OneShot query(
+      db,
+      "SELECT documents_fts.rowid, keel_bm25(documents_fts) AS score, d.metadata FROM "
+      "documents_fts JOIN documents d ON d.label = documents_fts.rowid WHERE documents_fts "
+      "MATCH ?1 AND (" +
+          group.sql.condition + ") ORDER BY score LIMIT ?2");
+  auto& rows = query.statement();
+  rows.bind_text(1, match).bind(2, static_cast<std::int64_t>(k));
+  group.sql.bind(rows, 3);
+  std::vector<std::pair<std::int64_t, double>> out;
+  while (rows.step()) {
+    if (group.filter.passes(rows.text(2))) out.emplace_back(rows.int64(0), -rows.real(1));
+  }
+  return out;
+}
+
+// How many of two answers' places hold different scores (ties may be ordered apart), and any
+// difference in length.
+std::size_t score_differences(const std::vector<std::pair<std::int64_t, double>>& a,
+                              const std::vector<std::pair<std::int64_t, double>>& b) {
+  std::size_t differ = a.size() != b.size();
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    differ += a[i].second != b[i].second;
+  return differ;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error(Errc::io, "cannot open " + path);
@@ -416,6 +465,39 @@ void run_speed(std::size_t n, std::size_t query_count, unsigned threads, const s
         "(%.1fx); document lengths in memory: %.1f KiB\n",
         percentile(ours, 50), percentile(theirs, 50), percentile(theirs, 50) / percentile(ours, 50),
         static_cast<double>(counts->memory_bytes()) / 1024.0);
+
+    // With a filter passing 10%: the planned search among the documents it lets through,
+    // against what keel ran before (filtered_by_order), taking turns as above.
+    const GroupFilter group(3);
+    std::vector<double> planned, ordered;
+    std::size_t differ = 0;
+    for (std::size_t q = 0; q < query_count; ++q) {
+      const auto terms = knowledge::keyword_terms(query_texts[q]);
+      const auto match =
+          knowledge::build_match_expression(terms, SearchQuery::KeywordMode::any, false);
+      knowledge::ReadTransaction snapshot(db);
+      std::vector<std::pair<std::int64_t, double>> ours_best, theirs_best;
+      auto plan = [&] {
+        auto start = Clock::now();
+        ours_best = knowledge::best_documents_of_any(db, knowledge::term_phrases(terms, false), 10,
+                                                     nullptr, &group.filter);
+        return micros(Clock::now() - start);
+      };
+      auto order = [&] {
+        auto start = Clock::now();
+        theirs_best = filtered_by_order(db, match, group, 10);
+        return micros(Clock::now() - start);
+      };
+      const bool plan_first = q % 2 == 0;
+      (plan_first ? planned : ordered).push_back(plan_first ? plan() : order());
+      (void)(plan_first ? order() : plan());
+      differ += score_differences(ours_best, theirs_best);
+    }
+    std::printf(
+        "  keyword, filter passing 10%% (top 10): planned p50 %.0f us, ORDER BY keel_bm25 LIMIT "
+        "p50 %.0f us (%.1fx); places whose scores differ: %zu\n",
+        percentile(planned, 50), percentile(ordered, 50),
+        percentile(ordered, 50) / percentile(planned, 50), differ);
   }
   auto time_queries = [&](const char* name, bool keyword, bool vector, Json filter = nullptr) {
     std::vector<double> us;
@@ -500,6 +582,8 @@ void run_questions(const std::string& keep) {
     std::filesystem::create_directories(dir);
     auto kb = KnowledgeBase::open(path);
     auto all = support_documents(documents);
+    for (std::size_t i = 0; i < all.size(); ++i)
+      all[i].metadata = {{"group", static_cast<int>(i % 10)}};  // for the filtered timings
     for (std::size_t at = 0; at < all.size(); at += 1000) {
       kb.upsert(std::vector<Document>(
           std::make_move_iterator(all.begin() + at),
@@ -524,8 +608,9 @@ void run_questions(const std::string& keep) {
     counts->load(db);
     knowledge::register_ranking(db, counts);
     constexpr std::size_t k = 50;  // what a search takes from the keyword signal by default
-    std::vector<double> planned, whole;
-    std::size_t held = 0, again = 0, unsplit = 0, different = 0;
+    std::vector<double> planned, whole, planned_filtered, ordered_filtered;
+    std::size_t held = 0, again = 0, unsplit = 0, different = 0, filtered_differ = 0;
+    const GroupFilter group(3);
     for (std::size_t q = 0; q < questions.size(); ++q) {
       const auto terms = knowledge::keyword_terms(questions[q]);
       if (terms.empty()) continue;
@@ -553,6 +638,26 @@ void run_questions(const std::string& keep) {
         run_ours();
       }
       if (ours != theirs) ++different;
+      // With a filter passing a tenth: planned against the way keel went before.
+      std::vector<std::pair<std::int64_t, double>> ours_filtered, theirs_filtered;
+      auto run_planned_filtered = [&] {
+        auto start = Clock::now();
+        ours_filtered = knowledge::best_documents_of_any(db, phrases, k, nullptr, &group.filter);
+        planned_filtered.push_back(micros(Clock::now() - start));
+      };
+      auto run_ordered_filtered = [&] {
+        auto start = Clock::now();
+        theirs_filtered = filtered_by_order(db, match, group, k);
+        ordered_filtered.push_back(micros(Clock::now() - start));
+      };
+      if (q % 2 == 0) {
+        run_planned_filtered();
+        run_ordered_filtered();
+      } else {
+        run_ordered_filtered();
+        run_planned_filtered();
+      }
+      filtered_differ += score_differences(ours_filtered, theirs_filtered);
       if (!plan.skipped.empty())
         (plan.visits == 1 ? held : again) += 1;
       else
@@ -563,10 +668,17 @@ void run_questions(const std::string& keep) {
         "p90 "
         "%.0f us (%.1fx at p50)\n"
         "  common words left out: %zu queries on the first plan, %zu on a second; %zu whole; "
-        "answers differing: %zu\n\n",
+        "answers differing: %zu\n",
         state, k, percentile(planned, 50), percentile(planned, 90), percentile(whole, 50),
         percentile(whole, 90), percentile(whole, 50) / percentile(planned, 50), held, again,
         unsplit, different);
+    std::printf(
+        "  %s, filter passing a tenth, keyword top %zu: planned p50 %.0f us, p90 %.0f us; ORDER BY "
+        "keel_bm25 LIMIT p50 %.0f us, p90 %.0f us (%.1fx at p50); places whose scores differ: "
+        "%zu\n\n",
+        state, k, percentile(planned_filtered, 50), percentile(planned_filtered, 90),
+        percentile(ordered_filtered, 50), percentile(ordered_filtered, 90),
+        percentile(ordered_filtered, 50) / percentile(planned_filtered, 50), filtered_differ);
   };
   measure("as written");
   {

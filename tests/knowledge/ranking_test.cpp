@@ -85,12 +85,15 @@ std::vector<std::string> queries() {
           "\"for\" OR \"stone\" OR \"a\" OR \"tide\""};  // with words no row has
 }
 
-// Writes documents "d0", "d1", ... with the texts `text(i)` to a new base at `path`.
-void write_base(const std::string& path, int count, const std::function<std::string(int)>& text) {
+// Writes documents "d0", "d1", ... with the texts `text(i)` (and the metadata `metadata(i)`) to
+// a new base at `path`.
+void write_base(const std::string& path, int count, const std::function<std::string(int)>& text,
+                const std::function<Json(int)>& metadata = nullptr) {
   auto kb = KnowledgeBase::open(path, small_options());
   std::vector<Document> documents;
   for (int i = 0; i < count; ++i)
-    documents.push_back(make_document("d" + std::to_string(i), text(i)));
+    documents.push_back(
+        make_document("d" + std::to_string(i), text(i), metadata ? metadata(i) : Json::object()));
   kb.upsert(documents);
 }
 
@@ -258,6 +261,78 @@ TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()
     three.bind_text(1, "\"the\" OR \"beacon\" OR \"wharf\"")
         .bind_pointer(2, &top, knowledge::TopDocuments::pointer_type);
     CHECK_THROWS_WITH_AS(three.step(), doctest::Contains("statistics of another query"), Error);
+  }
+}
+
+TEST_CASE("best_documents_of_any with a filter: the best documents it lets through") {
+  // The texts of the test above, in three tenants; a fifth of the documents are not to be kept,
+  // which only the exact test (not the SQL condition) knows.
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  write_base(
+      path, 300,
+      [](int i) {
+        std::string text = "the " + text_of(i % 7);
+        if (i % 10 < 4) text += " ferry";
+        if (i % 10 == 7) text += " wharf";
+        if (i % 100 == 42 || i % 100 == 43) text += " beacon";
+        return text;
+      },
+      [](int i) {
+        return Json{{"tenant", i % 3}, {"keep", i % 4 != 1}};
+      });
+  auto connection = ranking_connection(path, true);
+  Connection& db = *connection;
+  knowledge::ReadTransaction snapshot(db);
+
+  for (int tenant : {0, 1, 2}) {
+    knowledge::FilterSql sql;
+    sql.condition = "json_extract(d.metadata, '$.tenant') = ?3";
+    sql.parameters = {Json(tenant)};
+    int tested = 0;
+    knowledge::DocumentFilter filter{&sql, [&](std::string_view metadata) {
+                                       ++tested;
+                                       return Json::parse(metadata).value("keep", false);
+                                     }};
+    // `tested`: at most how many documents may have their metadata tested (the tenant has 100).
+    auto check = [&](const std::vector<std::string>& phrases, std::size_t k, bool skips,
+                     int most_tested) {
+      std::string whole;
+      for (const auto& p : phrases)
+        whole += (whole.empty() ? "" : " OR ") + p;
+      INFO("tenant " << tenant << ", query " << whole << ", k " << k);
+      knowledge::AnyPlan plan;
+      tested = 0;
+      auto got = knowledge::best_documents_of_any(db, phrases, k, &plan, &filter);
+      if (skips) CHECK(!plan.skipped.empty());
+      // Only documents that could be kept had their metadata tested, not every one of the
+      // tenant's that holds a word.
+      CHECK(tested <= most_tested);
+      CHECK(got == knowledge::best_documents(db, whole, k, &filter));  // bit for bit
+      auto expected = db.prepare(
+          "SELECT documents_fts.rowid, bm25(documents_fts) AS s FROM documents_fts JOIN documents "
+          "d "
+          "ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 "
+          "AND json_extract(d.metadata, '$.tenant') = ?3 AND json_extract(d.metadata, '$.keep') "
+          "ORDER BY s, documents_fts.rowid LIMIT ?2");
+      expected.bind_text(1, whole)
+          .bind(2, static_cast<std::int64_t>(k))
+          .bind(3, static_cast<std::int64_t>(tenant));
+      std::size_t at = 0;
+      while (expected.step()) {
+        REQUIRE(at < got.size());
+        CHECK(got[at].first == expected.int64(0));
+        CHECK(-got[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
+        ++at;
+      }
+      CHECK(at == got.size());
+    };
+    // "the" is in every document: it is skipped, inside the filter too.
+    check({"\"the\"", "\"ferry\"", "\"wharf\""}, 5, true, 15);
+    check({"\"the\"", "\"wharf\"", "\"beacon\""}, 3, true, 15);
+    // Fewer documents than asked for, and more than the tenant has: the whole query.
+    check({"\"the\"", "\"beacon\""}, 10, false, 50);
+    check({"\"the\"", "\"ferry\""}, 200, false, 100);
   }
 }
 
