@@ -630,13 +630,17 @@ void run_questions(const std::string& keep) {
         theirs = knowledge::best_documents(db, match, k);
         whole.push_back(micros(Clock::now() - start));
       };
-      if (q % 2 == 0) {
-        run_ours();
-        run_theirs();
-      } else {
-        run_theirs();
-        run_ours();
-      }
+      // Taking turns: which runs first alternates from question to question.
+      auto in_turns = [&](const auto& a, const auto& b) {
+        if (q % 2 == 0) {
+          a();
+          b();
+        } else {
+          b();
+          a();
+        }
+      };
+      in_turns(run_ours, run_theirs);
       if (ours != theirs) ++different;
       // With a filter passing a tenth: planned against the way keel went before.
       std::vector<std::pair<std::int64_t, double>> ours_filtered, theirs_filtered;
@@ -650,13 +654,7 @@ void run_questions(const std::string& keep) {
         theirs_filtered = filtered_by_order(db, match, group, k);
         ordered_filtered.push_back(micros(Clock::now() - start));
       };
-      if (q % 2 == 0) {
-        run_planned_filtered();
-        run_ordered_filtered();
-      } else {
-        run_ordered_filtered();
-        run_planned_filtered();
-      }
+      in_turns(run_planned_filtered, run_ordered_filtered);
       filtered_differ += score_differences(ours_filtered, theirs_filtered);
       if (!plan.skipped.empty())
         (plan.visits == 1 ? held : again) += 1;

@@ -85,6 +85,27 @@ std::vector<std::string> queries() {
           "\"for\" OR \"stone\" OR \"a\" OR \"tide\""};  // with words no row has
 }
 
+// `phrases` joined by OR: the whole query best_documents_of_any answers.
+std::string any_of(const std::vector<std::string>& phrases) {
+  std::string whole;
+  for (const auto& p : phrases)
+    whole += (whole.empty() ? "" : " OR ") + p;
+  return whole;
+}
+
+// `got` holds what `expected` (a label and bm25()'s score per row, best first) returns.
+void check_same_answer(knowledge::Statement& expected,
+                       const std::vector<std::pair<std::int64_t, double>>& got) {
+  std::size_t at = 0;
+  while (expected.step()) {
+    REQUIRE(at < got.size());
+    CHECK(got[at].first == expected.int64(0));
+    CHECK(-got[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
+    ++at;
+  }
+  CHECK(at == got.size());
+}
+
 // Writes documents "d0", "d1", ... with the texts `text(i)` (and the metadata `metadata(i)`) to
 // a new base at `path`.
 void write_base(const std::string& path, int count, const std::function<std::string(int)>& text,
@@ -203,9 +224,7 @@ TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()
   // What the whole query answers (keel_bm25 scores every row), and what ORDER BY bm25() does.
   auto check = [&](const std::vector<std::string>& phrases, std::size_t k, int visits,
                    std::size_t skipped) {
-    std::string whole;
-    for (const auto& p : phrases)
-      whole += (whole.empty() ? "" : " OR ") + p;
+    const std::string whole = any_of(phrases);
     INFO("query " << whole << ", k " << k);
     knowledge::AnyPlan plan;
     auto got = knowledge::best_documents_of_any(db, phrases, k, &plan);
@@ -218,14 +237,7 @@ TEST_CASE("best_documents_of_any visits the rows of rare words only, with bm25()
         "SELECT rowid, bm25(documents_fts) AS s FROM documents_fts WHERE documents_fts MATCH ?1 "
         "ORDER BY s, rowid LIMIT ?2");
     expected.bind_text(1, whole).bind(2, static_cast<std::int64_t>(k));
-    std::size_t at = 0;
-    while (expected.step()) {
-      REQUIRE(at < got.size());
-      CHECK(got[at].first == expected.int64(0));
-      CHECK(-got[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
-      ++at;
-    }
-    CHECK(at == got.size());
+    check_same_answer(expected, got);
   };
   // "the" cannot lift a document: only the rows holding "beacon" or "wharf" are visited.
   check({"\"the\"", "\"beacon\"", "\"wharf\""}, 10, 1, 1);
@@ -297,9 +309,7 @@ TEST_CASE("best_documents_of_any with a filter: the best documents it lets throu
     // `tested`: at most how many documents may have their metadata tested (the tenant has 100).
     auto check = [&](const std::vector<std::string>& phrases, std::size_t k, bool skips,
                      int most_tested) {
-      std::string whole;
-      for (const auto& p : phrases)
-        whole += (whole.empty() ? "" : " OR ") + p;
+      const std::string whole = any_of(phrases);
       INFO("tenant " << tenant << ", query " << whole << ", k " << k);
       knowledge::AnyPlan plan;
       tested = 0;
@@ -310,22 +320,14 @@ TEST_CASE("best_documents_of_any with a filter: the best documents it lets throu
       CHECK(tested <= most_tested);
       CHECK(got == knowledge::best_documents(db, whole, k, &filter));  // bit for bit
       auto expected = db.prepare(
-          "SELECT documents_fts.rowid, bm25(documents_fts) AS s FROM documents_fts JOIN documents "
-          "d "
-          "ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 "
+          "SELECT documents_fts.rowid, bm25(documents_fts) AS s FROM documents_fts "
+          "JOIN documents d ON d.label = documents_fts.rowid WHERE documents_fts MATCH ?1 "
           "AND json_extract(d.metadata, '$.tenant') = ?3 AND json_extract(d.metadata, '$.keep') "
           "ORDER BY s, documents_fts.rowid LIMIT ?2");
       expected.bind_text(1, whole)
           .bind(2, static_cast<std::int64_t>(k))
           .bind(3, static_cast<std::int64_t>(tenant));
-      std::size_t at = 0;
-      while (expected.step()) {
-        REQUIRE(at < got.size());
-        CHECK(got[at].first == expected.int64(0));
-        CHECK(-got[at].second == doctest::Approx(expected.real(1)).epsilon(1e-12));
-        ++at;
-      }
-      CHECK(at == got.size());
+      check_same_answer(expected, got);
     };
     // "the" is in every document: it is skipped, inside the filter too.
     check({"\"the\"", "\"ferry\"", "\"wharf\""}, 5, true, 15);
