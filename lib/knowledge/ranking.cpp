@@ -502,8 +502,8 @@ void gather(Connection& connection, const std::string& match, TopDocuments& top,
         .run();
     return;
   }
-  // The SQL condition lets SQLite drop most rejected rows before they are scored; the filter's
-  // exact test is keel_bm25_top's, whatever order SQLite evaluates the two in.
+  // The SQL condition (a superset) lets SQLite reject rows without parsing their JSON; the exact
+  // test is keel_bm25_top's, so the answer does not depend on the order SQLite evaluates them in.
   top.set_filter(&filter->passes);
   Connection::OneShot query(
       connection,
