@@ -179,6 +179,43 @@ TEST_CASE("the automaton finds every occurrence of every atom, folding ASCII cas
   }
 }
 
+TEST_CASE("the automaton lays a word's deep states out together, and still finds long atoms") {
+  // Shallow states breadth first, deeper ones depth first: past its third byte a word's walk
+  // moves to the next row of the table, not to a row a whole breadth-first band away.
+  std::mt19937 random(11);
+  std::vector<std::string> atoms;
+  for (int a = 0; a < 300; ++a) {
+    std::string atom;
+    for (int k = 0, n = 6 + static_cast<int>(random() % 5); k < n; ++k) atom += static_cast<char>('a' + random() % 8);
+    atoms.push_back(atom);
+  }
+  atoms.push_back("instructions");  // (no other atom begins with an "i")
+  AtomScanner scanner(atoms);
+  REQUIRE(scanner.complete());
+  const AtomTables& t = scanner.tables();
+  std::vector<std::uint32_t> walk;
+  std::uint32_t state = 0;
+  for (unsigned char c : std::string("instructions")) {
+    state = t.table[state * t.classes + t.byte_class[c]] & ~AtomScanner::reports;
+    walk.push_back(state);
+  }
+  for (std::size_t depth = 4; depth < walk.size(); ++depth) CHECK(walk[depth] == walk[depth - 1] + 1);
+  CHECK(walk[2] < walk[3]);  // (a shallow state comes before every deep one)
+
+  // Every occurrence found, as in the short atoms' test above.
+  for (int round = 0; round < 50; ++round) {
+    std::string text;
+    for (int k = 0; k < 400; ++k) text += static_cast<char>('a' + random() % 8);
+    text += " instructions";
+    std::multiset<std::uint32_t> seen, brute;
+    scanner.scan(text, [&](std::uint32_t atom) { seen.insert(atom); });
+    for (std::uint32_t a = 0; a < atoms.size(); ++a) {
+      for (std::size_t pos = text.find(atoms[a]); pos != std::string::npos; pos = text.find(atoms[a], pos + 1)) brute.insert(a);
+    }
+    CHECK(seen == brute);
+  }
+}
+
 TEST_CASE("bytes outside ASCII share classes: the automaton may report more, never less") {
   std::vector<std::string> atoms = {"gr\u00FC\u00DFe", "ma\u00F1ana"};
   AtomScanner scanner(atoms);
