@@ -199,7 +199,8 @@ TEST_CASE("the automaton lays a word's deep states out together, and still finds
     state = t.table[state * t.classes + t.byte_class[c]] & ~AtomScanner::reports;
     walk.push_back(state);
   }
-  for (std::size_t depth = 4; depth < walk.size(); ++depth) CHECK(walk[depth] == walk[depth - 1] + 1);
+  // walk[k]: the state after k + 1 bytes, at depth k + 1.
+  for (std::size_t k = 4; k < walk.size(); ++k) CHECK(walk[k] == walk[k - 1] + 1);
   CHECK(walk[2] < walk[3]);  // (a shallow state comes before every deep one)
 
   // Every occurrence found, as in the short atoms' test above.
