@@ -700,8 +700,7 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
   // The trie.
   std::vector<std::uint16_t> trie(classes, 0);
   std::vector<std::vector<std::uint32_t>> out(1);
-  std::vector<std::vector<std::uint16_t>> children(1);  // each state's in the trie
-  std::vector<std::uint8_t> depth(1, 0);
+  std::vector<std::uint16_t> depth(1, 0);
   for (std::uint32_t a = 0; a < atoms.size(); ++a) {
     if (atoms[a].empty()) continue;
     std::uint32_t state = 0;
@@ -713,10 +712,8 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
           return;
         }
         trie[at] = static_cast<std::uint16_t>(out.size());
-        children[state].push_back(static_cast<std::uint16_t>(out.size()));
-        depth.push_back(static_cast<std::uint8_t>(std::min(depth[state] + 1, 255)));
+        depth.push_back(static_cast<std::uint16_t>(depth[state] + 1));
         out.emplace_back();
-        children.emplace_back();
         trie.resize(trie.size() + classes, 0);
       }
       state = trie[at];
@@ -752,7 +749,9 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
   // when the library's tables are first read): the shallow states, which most text visits,
   // breadth first; below them each word's states depth first, so that the states of one word lie
   // together rather than one in each band of a breadth-first order.
-  constexpr std::uint8_t shallow = 3;  // (fewest pages on injection and benign prompts; 2, 4 close)
+  // A state's children in the trie are its transitions one level deeper (every other transition
+  // leads where its failure link's does, no deeper than the state itself).
+  constexpr std::uint16_t shallow = 3;  // (fewest pages on injection and benign prompts; 2, 4 close)
   std::vector<std::uint16_t> layout;
   layout.reserve(n);
   for (std::uint16_t s : order) {
@@ -766,7 +765,10 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
     std::uint16_t s = pending.back();
     pending.pop_back();
     if (depth[s] > shallow) layout.push_back(s);
-    for (auto c = children[s].rbegin(); c != children[s].rend(); ++c) pending.push_back(*c);
+    for (std::uint32_t c = classes; c-- > 1;) {
+      std::uint16_t t = trie[s * classes + c];
+      if (depth[t] == depth[s] + 1) pending.push_back(t);
+    }
   }
   order = std::move(layout);
   // Number the states in that order, and mark the entries leading to states that report.
