@@ -51,18 +51,22 @@ std::unique_ptr<Connection> KnowledgeBase::Impl::open_reader() const {
   return connection;
 }
 
-void KnowledgeBase::Impl::prepare_reader() noexcept {
+std::unique_ptr<Connection> KnowledgeBase::Impl::open_writer() const {
+  auto connection = std::make_unique<Connection>(path, false);
+  knowledge::configure_connection(*connection, true, options.synchronous);
+  // A memory base's searches use its one connection; a file base's writer ranks nothing.
+  if (memory) knowledge::register_ranking(*connection, token_counts);
+  return connection;
+}
+
+void KnowledgeBase::Impl::pool_reader(std::unique_ptr<Connection> connection) noexcept {
   try {
-    {
-      std::lock_guard lock(pool_mutex);
-      if (closed.load() || !pool.empty() || options.read_connections == 0) return;
-    }
     Reader reader;
-    reader.connection = open_reader();
+    reader.connection = std::move(connection);
     knowledge::prepare_search_statements(*reader.connection);
     std::lock_guard lock(pool_mutex);
     if (!closed.load() && pool.size() < options.read_connections) pool.push_back(std::move(reader));
-  } catch (...) {
+  } catch (...) {  // (the first search opens a reader, and reports what stops it)
   }
 }
 
@@ -79,10 +83,11 @@ knowledge::Snippets& KnowledgeBase::Impl::ReadLease::snippets() {
 }
 
 KnowledgeBase::Impl::WriteLease::WriteLease(Impl& impl) : impl_(impl) {
-  impl.wait_for_loader();  // it uses the writer connection until it is done
+  impl.wait_for_loader();  // writes change what it reads, and go to the index it makes
   write_lock_ = std::unique_lock(impl.write_mutex);
   if (impl.memory) memory_lock_ = std::unique_lock(impl.memory_mutex);
   impl.check_open();
+  if (!impl.writer) impl.writer = impl.open_writer();  // a file base's first write
 }
 
 void KnowledgeBase::Impl::check_open() const {
@@ -141,19 +146,20 @@ void KnowledgeBase::Impl::start_loading() {
 
 void KnowledgeBase::Impl::load() noexcept {
   const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<Connection> connection = std::move(loader_connection);
   std::optional<std::pair<Errc, std::string>> failure;
   try {
     try {
       std::optional<std::uint64_t> saved_at;
       try {
-        saved_at = token_counts->load_saved(*writer, pruned_through, generation);
+        saved_at = token_counts->load_saved(*connection, pruned_through, generation);
       } catch (...) {  // (counted below)
       }
       if (saved_at) {
         token_counts_source = "saved";
         token_counts_saved = *saved_at == generation;
       } else {
-        token_counts->load(*writer);
+        token_counts->load(*connection);
         token_counts_source = "counted";
       }
     } catch (...) {
@@ -165,9 +171,12 @@ void KnowledgeBase::Impl::load() noexcept {
       loading = Loading::index;
       index_loaded.notify_all();
     }
-    // The reader before the index: a keyword search made while the index loads finds it.
-    if (!stop_loading.load()) prepare_reader();
-    open_index(*writer, &stop_loading);
+    // The connection to the pool before the index is read: a keyword search made meanwhile
+    // finds it, its statements compiled (opening a reader costs ~1 ms). An index file that
+    // does not hold every vector borrows a reader to catch up or rebuild.
+    if (!stop_loading.load()) pool_reader(std::move(connection));
+    connection.reset();
+    open_index(nullptr, &stop_loading);
   } catch (...) {
     Error error = error_from_current_exception();
     try {
@@ -282,9 +291,17 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->memory = path == ":memory:";
-  impl->writer = std::make_unique<Connection>(path, false);
-  knowledge::configure_connection(*impl->writer, true, options.synchronous);
-  Connection& db = *impl->writer;
+  impl->options.synchronous = options.synchronous;  // (for the connections opened here)
+  // A file base is opened with a reader, which the loader then uses and gives to the pool;
+  // the writer is opened by the first write, or here when the schema is to be made. A process
+  // that only reads a base never opens one (a connection costs ~1 ms and its memory).
+  std::unique_ptr<Connection> first;
+  if (impl->memory) {
+    impl->writer = impl->open_writer();
+  } else {
+    first = impl->open_reader();
+  }
+  Connection& db = first ? *first : *impl->writer;
 
   knowledge::StoredMeta meta;
   if (knowledge::database_is_empty(db)) {
@@ -293,7 +310,8 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
                                         : 384;
     meta.metric = options.metric.empty() ? "cosine" : options.metric;
     meta.owner = random_owner();
-    knowledge::create_schema(db, meta);
+    if (!impl->writer) impl->writer = impl->open_writer();
+    knowledge::create_schema(*impl->writer, meta);
   } else {
     knowledge::check_knowledge_base(db);
     meta = knowledge::read_meta(db);
@@ -329,10 +347,13 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
     impl->index_executor = std::make_unique<Executor>(Executor::Options{options.index_threads});
   }
   impl->options = std::move(options);
-  knowledge::register_ranking(db, impl->token_counts);
   // A memory base starts empty: its index is made here. A file base's index and token counts
   // are loaded by the loader thread, so that opening costs the same for any size of base.
-  if (impl->memory) impl->open_index(db);
+  if (impl->memory) {
+    impl->open_index(impl->writer.get());
+  } else {
+    impl->loader_connection = std::move(first);
+  }
 
   Json event = make_event("kb.open", micros_since(start));
   event["path"] = path;
@@ -797,7 +818,10 @@ void KnowledgeBase::close() {
   const bool loaded = impl.stop_loader();
   std::exception_ptr failure;
   try {
-    if (!impl.memory) {
+    // A process that only read leaves the WAL to SQLite, which checkpoints it as the last
+    // connection closes.
+    if (!impl.memory && (impl.writer || (loaded && impl.unsaved()))) {
+      if (!impl.writer) impl.writer = impl.open_writer();
       if (loaded) impl.save_index(*impl.writer);
       impl.writer->exec("PRAGMA wal_checkpoint(TRUNCATE)");
     }

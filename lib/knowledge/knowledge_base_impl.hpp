@@ -45,6 +45,7 @@ struct KnowledgeBase::Impl {
 
   // The writer. write_mutex serialises every write; in a memory base memory_mutex also guards
   // every use of `writer` (the only connection), reads included. Order: write_mutex first.
+  // A file base opens its writer on the first write (or at once, to make the schema).
   std::mutex write_mutex;
   std::mutex memory_mutex;
   std::unique_ptr<knowledge::Connection> writer;
@@ -77,8 +78,9 @@ struct KnowledgeBase::Impl {
   // the old one, so readers take a reference under index_mutex and search without it.
   //
   // A file base's open() does no work per document: a loader thread of its own reads the
-  // token counts, then loads the index file (verified), catches it up or rebuilds it, with
-  // the writer connection to itself. Until it is done, writes wait for it (WriteLease),
+  // token counts with the reader open() used, gives that reader to the pool, then loads the
+  // index file (verified), catches it up or rebuilds it. Until it is done, writes wait for it
+  // (WriteLease),
   // keyword searches wait for the token counts and whatever needs the index waits in
   // current_index(); other reads (get, count, the graph's) never wait.
   enum class Loading { token_counts, index, done };
@@ -99,6 +101,7 @@ struct KnowledgeBase::Impl {
     bool done = false;  // (mutex)
   };
   std::shared_ptr<LoaderExit> loader_exit;  // set by open()
+  std::unique_ptr<knowledge::Connection> loader_connection;  // open()'s reader, which load() takes
   std::thread::id loader_thread;            // (index_mutex) set by the loader itself
 
   // Written by the loader before `loading` becomes done (and by a compaction after a failed
@@ -161,30 +164,35 @@ struct KnowledgeBase::Impl {
   // knowledge_base.cpp
   /// Starts the loader thread (or, when no thread can be started, loads here).
   void start_loading();
-  /// The loader's work: token counts, then a reader for the pool, then open_index(), then the
-  /// "kb.index" event.
+  /// The loader's work, with loader_connection: token counts, then that connection to the
+  /// pool, then open_index(), then the "kb.index" event.
   void load() noexcept;
   /// A reader connection for a file base: opened, configured, ranking registered.
   std::unique_ptr<knowledge::Connection> open_reader() const;
-  /// Puts a reader in an empty pool, its search statements compiled, so that the first search
-  /// does not open one (SQLite reads the whole schema: ~1 ms). Best effort: a reader that
-  /// cannot be opened now is opened by the first search, which reports why.
-  void prepare_reader() noexcept;
+  /// The writer connection: opened, configured (WAL), ranking registered in a memory base.
+  std::unique_ptr<knowledge::Connection> open_writer() const;
+  /// Puts a reader in the pool, its search statements compiled, so that the first search
+  /// does not compile them. Best effort: a reader that cannot be prepared is dropped, and the
+  /// first search opens one and reports why.
+  void pool_reader(std::unique_ptr<knowledge::Connection> connection) noexcept;
   /// Asks the loader to give up and waits for it; true when it had loaded the index.
   bool stop_loader();
 
-  // vector_store.cpp — all with the write lock held, or on the loader thread (which has the
-  // writer connection to itself).
+  // vector_store.cpp — all with the write lock held, or on the loader thread (writes wait for
+  // it).
   std::string index_path() const { return path + ".hnsw"; }
   vector::Quantization quantization() const {
     return knowledge::index_quantization(options.hnsw.quantization);
   }
-  /// Loads the index file and catches it up, or rebuilds the index from SQLite. `stop` set
-  /// (by close()) abandons it with Error(cancelled).
-  void open_index(knowledge::Connection& connection, const std::atomic<bool>* stop = nullptr);
+  /// Loads the index file and catches it up, or rebuilds the index from SQLite, read through
+  /// `connection` (null: a reader borrowed from the pool, only if SQLite is to be read). `stop`
+  /// set (by close()) abandons it with Error(cancelled).
+  void open_index(knowledge::Connection* connection, const std::atomic<bool>* stop = nullptr);
   /// A new index holding every stored vector.
   std::shared_ptr<vector::HnswIndex> build_index(knowledge::Connection& connection,
                                                  const std::atomic<bool>* stop = nullptr);
+  /// Whether the index or the token counts have changed since they were saved.
+  bool unsaved() const;
   /// Writes the index file when it changed, then prunes tombstones it no longer needs.
   void save_index(knowledge::Connection& connection);
   /// Rebuilds the index when deleted entries pass the compaction thresholds.

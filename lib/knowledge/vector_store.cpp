@@ -83,10 +83,16 @@ std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(
   return fresh;
 }
 
-void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
+void KnowledgeBase::Impl::open_index(knowledge::Connection* given,
                                      const std::atomic<bool>* stop) {
+  std::optional<ReadLease> lease;
+  auto sqlite = [&]() -> knowledge::Connection& {
+    if (given) return *given;
+    if (!lease) lease.emplace(*this);
+    return **lease;
+  };
   if (memory) {
-    set_index(build_index(connection));
+    set_index(build_index(sqlite()));
     index_state = "created";
     return;
   }
@@ -97,6 +103,7 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
   knowledge::check_not_stopped(*this, stop);
   auto rebuild = [&](std::string reason) {
     loaded.reset();
+    knowledge::Connection& connection = sqlite();
     set_index(build_index(connection, stop));
     index_state =
         knowledge::document_count(connection) == 0 && reason == "missing" ? "created" : "rebuilt";
@@ -114,6 +121,7 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
     return;
   }
   // Catch up: the rows deleted and the rows written since the file was saved.
+  knowledge::Connection& connection = sqlite();
   auto deleted = connection.prepare("SELECT label FROM tombstones WHERE generation > ?1");
   deleted.bind(1, static_cast<std::int64_t>(info.generation));
   while (deleted.step())
@@ -130,9 +138,12 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection& connection,
   index_changed = true;
 }
 
+bool KnowledgeBase::Impl::unsaved() const {
+  return !memory && (index_changed || (!token_counts_source.empty() && !token_counts_saved));
+}
+
 void KnowledgeBase::Impl::save_index(knowledge::Connection& connection) {
-  const bool save_counts = !token_counts_source.empty() && !token_counts_saved;
-  if (memory || (!index_changed && !save_counts)) return;
+  if (!unsaved()) return;
   const bool index_saved = index_changed;
   if (index_changed) {
     current_index()->save(index_path(), {owner, generation});

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -183,14 +184,15 @@ TEST_CASE("a reader is ready before the index: a keyword search while it loads o
   HeldIndexFile held(path + ".hnsw");
   auto kb = KnowledgeBase::open(path, small_options());
   ReleaseAtEnd release_at_end{held};
-  // The loader opens the reader, puts it in the pool, then waits on the held index file.
+  // The loader reads the token counts with open()'s reader, puts it in the pool, then waits
+  // on the held index file.
   REQUIRE(loader_waits_on_fifo());
-  REQUIRE(files_open(path) == 2);  // the writer and the loader's reader
+  REQUIRE(files_open(path) == 1);  // that reader, and no writer
   CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
-  CHECK(files_open(path) == 2);
+  CHECK(files_open(path) == 1);
   held.release();
-  CHECK(kb.stats()["index"] == "rebuilt");
-  CHECK(files_open(path) == 2);
+  CHECK(kb.stats()["index"] == "rebuilt");  // from SQLite, read with the pool's reader
+  CHECK(files_open(path) == 1);
 }
 
 TEST_CASE("writes right after open wait for the loader and reach the index and its file") {
@@ -347,11 +349,58 @@ TEST_CASE("once the index is loaded a reader is ready: the first search opens no
   };
   auto kb = KnowledgeBase::open(path, options);
   REQUIRE(loaded.get_future().wait_for(30s) == std::future_status::ready);
-  CHECK(open_files() == 2);  // the writer, and the reader the loader opened
+  CHECK(open_files() == 1);  // the reader open() used, now in the pool
   CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
-  CHECK(open_files() == 2);
+  CHECK(open_files() == 1);
+  kb.upsert(make_document("d20", "token20 shared", {}, random_vector(16, 20)));
+  CHECK(open_files() == 2);  // the first write opened the writer
+  CHECK(keyword_hits(kb, "token20") == std::vector<std::string>{"d20"});
   kb.close();
   CHECK(open_files() == 0);
+  auto reopened = KnowledgeBase::open(path, small_options());
+  CHECK(reopened.stats()["index"] == "loaded");  // close() saved it with the writer
+  CHECK(nearest(reopened, 20) == "d20");
+}
+
+TEST_CASE("a process that only reads opens no writer, and its close leaves the WAL to SQLite") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  // A child writes, saves the index and the token counts, and dies without closing: the WAL
+  // holds its commits, copied back but not truncated.
+  std::fflush(nullptr);  // or the child inherits unwritten output
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int status = 0;
+    try {
+      auto kb = KnowledgeBase::open(path, small_options());
+      kb.upsert(make_document("d1", "token1 shared", {}, random_vector(16, 1)));
+      kb.checkpoint();
+      ::_exit(0);  // no destructors: nothing is closed
+    } catch (...) {
+      status = 1;
+    }
+    ::_exit(status);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(std::filesystem::exists(path + "-wal"));
+  const auto index_written = std::filesystem::last_write_time(path + ".hnsw");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    CHECK(kb.stats()["index"] == "loaded");
+    CHECK(keyword_hits(kb, "token1") == std::vector<std::string>{"d1"});
+    CHECK(nearest(kb, 1) == "d1");
+    CHECK(files_open(path) == 1);
+    kb.close();
+  }
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));  // checkpointed as the reader closed
+  CHECK(std::filesystem::last_write_time(path + ".hnsw") == index_written);
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK(kb.count() == 1);
+  CHECK(keyword_hits(kb, "token1") == std::vector<std::string>{"d1"});
 }
 
 TEST_CASE("the index event's sink may close the base from the loader's thread") {
