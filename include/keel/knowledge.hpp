@@ -346,7 +346,9 @@ KEEL_API std::vector<Document> chunk_document(const Document& document,
 /// Thread safety: every method may be called from many threads at once. Reads (get, count,
 /// search, neighbours, stats) run concurrently, each on a pooled read connection of its own,
 /// and never wait for a writer of a file base (WAL); writes (upsert, remove, graph changes,
-/// checkpoint, compact) are serialised by one writer lock. A ":memory:" base has a single
+/// checkpoint, compact) are serialised by one writer lock. A file base opens its writer
+/// connection on the first write (or at once to create the base): a process that only reads
+/// holds one SQLite connection per concurrent reader. A ":memory:" base has a single
 /// connection, so there reads wait for a running write.
 ///
 /// Opening a file base costs no work per document: its vector index — the index file read
