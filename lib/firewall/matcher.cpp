@@ -80,6 +80,7 @@ Matcher::Matcher(std::vector<Rule> rules)
       compile_once_(new std::once_flag[rules_.size()]),
       compiled_(rules_.size()),
       value_group_(rules_.size(), 0),
+      spans_once_(new std::once_flag[rules_.size()]),
       unit_once_(new std::once_flag[prefilter_.tables().units]),
       unit_compiled_(prefilter_.tables().units) {
   for (const auto& r : rules_) has_view_[static_cast<int>(r.view)] = true;
@@ -92,6 +93,7 @@ Matcher::Matcher(const std::vector<Rule>& rules, const PrefilterTables& tables)
       compile_once_(new std::once_flag[rules_.size()]),
       compiled_(rules_.size()),
       value_group_(rules_.size(), 0),
+      spans_once_(new std::once_flag[rules_.size()]),
       unit_once_(new std::once_flag[tables.units]),
       unit_compiled_(tables.units) {
   for (std::uint32_t u = 0; u < tables.units; ++u) {
@@ -139,7 +141,7 @@ std::optional<std::size_t> first_capturing_group(std::string_view p) {
 }  // namespace
 
 // Which rules are a single unit (one alternative: the whole pattern), so a rule's RE2 and its
-// unit's can be one; and each rule's units, for spans.
+// unit's can be one; and each rule's units, for spans (see index_spans).
 void Matcher::index_units() {
   rule_re_.assign(rules_.size(), nullptr);
   whole_unit_.assign(rules_.size(), no_unit);
@@ -163,16 +165,28 @@ void Matcher::index_units() {
       const std::uint32_t u = first + k;
       if (t.unit_rule[u] != r || (k > 0 && t.unit_begin[u] < t.unit_end[u - 1])) in_order = false;
     }
+    if (!in_order) unit_count_[r] = 0;
+  }
+}
+
+// Where the rule's first capturing group is, read from its pattern when spans are first asked
+// of it rather than for every rule when the matcher is made: the built-in catalogue's patterns
+// are hundreds of kilobytes, most of them never matched in a process.
+void Matcher::index_spans(std::size_t r) const {
+  std::call_once(spans_once_[r], [&] {
+    const std::uint32_t first = first_unit_[r], n = unit_count_[r];
+    if (n == 0) return;
     const auto group = first_capturing_group(rules_[r].pattern);
-    if (!in_order || !group) {
+    if (!group) {
       unit_count_[r] = 0;
-      continue;
+      return;
     }
+    const auto& t = prefilter_.tables();
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint32_t u = first + k;
       unit_value_[u] = *group >= t.unit_begin[u] && *group < t.unit_end[u];
     }
-  }
+  });
 }
 
 Matcher::~Matcher() {
@@ -321,6 +335,7 @@ void Matcher::spans(int index, std::string_view text, std::vector<Hit>& out, std
                     SpanSearch search) const {
   const auto i = static_cast<std::size_t>(index);
   const Rule& rule = rules_[i];
+  index_spans(i);
   if (search == SpanSearch::automatic) {
     search = text.size() < anchored_spans_below ? SpanSearch::alternatives_anchored : SpanSearch::whole_reverse;
   }

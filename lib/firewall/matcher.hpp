@@ -93,6 +93,7 @@ class Matcher {
   const re2::RE2& compiled(std::size_t index) const;
   const re2::RE2& compiled_unit(std::uint32_t unit) const;
   void index_units();
+  void index_spans(std::size_t rule) const;
   struct ViewSets;
   using AllSets = std::array<ViewSets, view_count>;
   // Compiles the sets of every view once (callers wait for the one compiling); null if RE2
@@ -111,9 +112,12 @@ class Matcher {
   static constexpr std::uint32_t no_unit = 0xFFFFFFFF;
   std::vector<std::uint32_t> whole_unit_;  // per rule: its only unit, or no_unit
   // Per rule: its units are first_unit_[r] .. first_unit_[r] + unit_count_[r] - 1, or none
-  // (unit_count_ 0) when its spans must come from the whole pattern.
-  std::vector<std::uint32_t> first_unit_, unit_count_;
-  std::vector<std::uint8_t> unit_value_;  // per unit: holds its rule's first capturing group
+  // (unit_count_ 0) when its spans must come from the whole pattern. unit_count_[r] and its
+  // units' unit_value_ are final once index_spans(r) has run (spans_once_[r]).
+  std::vector<std::uint32_t> first_unit_;
+  mutable std::vector<std::uint32_t> unit_count_;
+  mutable std::vector<std::uint8_t> unit_value_;  // per unit: holds its rule's first capturing group
+  mutable std::unique_ptr<std::once_flag[]> spans_once_;
   mutable std::unique_ptr<std::once_flag[]> unit_once_;  // the prefilter's units, alone
   mutable std::vector<std::unique_ptr<re2::RE2>> unit_compiled_;
   mutable std::once_flag sets_once_;
