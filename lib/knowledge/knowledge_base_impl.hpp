@@ -80,9 +80,8 @@ struct KnowledgeBase::Impl {
   // A file base's open() does no work per document: a loader thread of its own reads the
   // token counts with the reader open() used, gives that reader to the pool, then loads the
   // index file (verified), catches it up or rebuilds it. Until it is done, writes wait for it
-  // (WriteLease),
-  // keyword searches wait for the token counts and whatever needs the index waits in
-  // current_index(); other reads (get, count, the graph's) never wait.
+  // (WriteLease), keyword searches wait for the token counts and whatever needs the index
+  // waits in current_index(); other reads (get, count, the graph's) never wait.
   enum class Loading { token_counts, index, done };
   mutable std::mutex index_mutex;
   mutable std::condition_variable index_loaded;  // `loading` moved on (index_mutex)
