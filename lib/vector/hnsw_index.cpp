@@ -305,8 +305,20 @@ char* allocate_for_huge_pages(std::size_t bytes) {
 
 struct HnswIndex::State {
   State(std::size_t dimension, Quantization quantization) : space(dimension, quantization) {}
+  ~State() { release_loaded_lists(); }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
   DotSpace space;  // must outlive graph, which points into it
   std::unique_ptr<Graph> graph;
+  // The upper-level neighbour lists of a loaded index, end to end in one block: a loaded
+  // element's linkLists_ entry points into it (one allocation, not one per element). Lists of
+  // elements added later are hnswlib's own.
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> loaded_lists;
+  std::size_t loaded_lists_bytes = 0;
   Label max_label = 0;
   // False after load(): hnswlib's label_lookup_ is filled by map_labels() when first needed
   // (searches never need it; adds, deletions and contains() do).
@@ -323,6 +335,19 @@ struct HnswIndex::State {
       max_label = std::max(max_label, label);
     }
     labels_mapped = true;
+  }
+
+  // hnswlib frees every element's lists on its own when the graph is destroyed: it must not
+  // see the ones in loaded_lists.
+  void release_loaded_lists() noexcept {
+    if (!graph || !loaded_lists || !graph->linkLists_) return;
+    const auto begin = reinterpret_cast<std::uintptr_t>(loaded_lists.get());
+    const auto end = begin + loaded_lists_bytes;
+    Graph& g = *graph;
+    for (std::size_t i = 0; i < g.cur_element_count; ++i) {
+      const auto list = reinterpret_cast<std::uintptr_t>(g.linkLists_[i]);
+      if (list >= begin && list < end) g.linkLists_[i] = nullptr;
+    }
   }
 };
 
@@ -797,8 +822,14 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
         if (static_cast<unsigned char>(list[2]) & Graph::DELETE_MARK) ++deleted;
       }
     }
-    std::vector<char> tail(header.payload_bytes - sizeof gh - level0_bytes);
-    if (!in.read(tail.data(), tail.size(), &sum, stop))
+    // The rest: per element, the byte count of its upper-level lists, then the lists. Read
+    // into the block that will keep the lists (State::loaded_lists), compacted there below.
+    const std::uint64_t tail_bytes = header.payload_bytes - sizeof gh - level0_bytes;
+    std::unique_ptr<char, State::Free> tail_block(
+        static_cast<char*>(std::malloc(std::max<std::uint64_t>(tail_bytes, 1))));
+    if (!tail_block) return reject("out of memory");
+    const std::string_view tail(tail_block.get(), tail_bytes);
+    if (!in.read(tail_block.get(), tail.size(), &sum, stop))
       return reject(stopped() ? "stopped" : "truncated");
     if (sum.value() != header.payload_checksum) return reject("checksum mismatch");
 
@@ -862,18 +893,31 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
 
     g.linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
     if (!g.linkLists_) return reject("out of memory");
+    // Compacted in place (each element's lists move down over the counts before them), then
+    // the block is trimmed to the lists alone.
+    char* kept = tail_block.get();
+    std::uint64_t kept_bytes = 0;
     walk = UpperLists{tail.data(), links_upper};
     for (std::uint64_t i = 0; i < n; ++i) {
       const char* lists = walk.next(levels[i]);
       if (levels[i] == 0) continue;
-      std::size_t bytes = static_cast<std::size_t>(levels[i]) * links_upper;
-      g.linkLists_[i] = static_cast<char*>(std::malloc(bytes));
-      if (!g.linkLists_[i]) {
-        for (std::uint64_t j = 0; j < i; ++j)
-          std::free(g.linkLists_[j]);
-        return reject("out of memory");
+      const std::size_t bytes = static_cast<std::size_t>(levels[i]) * links_upper;
+      std::memmove(kept + kept_bytes, lists, bytes);
+      kept_bytes += bytes;
+    }
+    if (kept_bytes > 0) {
+      if (char* trimmed = static_cast<char*>(std::realloc(tail_block.get(), kept_bytes))) {
+        (void)tail_block.release();
+        tail_block.reset(trimmed);
       }
-      std::memcpy(g.linkLists_[i], lists, bytes);
+      std::uint64_t at_list = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (levels[i] == 0) continue;
+        g.linkLists_[i] = tail_block.get() + at_list;
+        at_list += static_cast<std::uint64_t>(levels[i]) * links_upper;
+      }
+      state->loaded_lists = std::move(tail_block);
+      state->loaded_lists_bytes = kept_bytes;
     }
     g.element_levels_ = std::move(levels);
     g.offsetLevel0_ = 0;
