@@ -304,7 +304,11 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
   Connection& db = first ? *first : *impl->writer;
 
   knowledge::StoredMeta meta;
+  // The base's identity read from one snapshot (and one read transaction, not one per query).
+  std::optional<knowledge::ReadTransaction> snapshot;
+  if (first) snapshot.emplace(db);
   if (knowledge::database_is_empty(db)) {
+    snapshot.reset();
     meta.dimension = options.dimension  ? options.dimension
                      : options.embedder ? options.embedder->dimension()
                                         : 384;
@@ -325,6 +329,7 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
           "metric", "is " + options.metric + " but the base at " + path + " uses " + meta.metric);
     }
   }
+  snapshot.reset();
   if (options.embedder && options.embedder->dimension() != meta.dimension) {
     throw_config_error("embedder",
                        "makes vectors of " + std::to_string(options.embedder->dimension()) +
