@@ -311,9 +311,9 @@ struct HnswIndex::State {
 
   DotSpace space;  // must outlive graph, which points into it
   std::unique_ptr<Graph> graph;
-  // The upper-level neighbour lists of a loaded index, end to end in one block: a loaded
-  // element's linkLists_ entry points into it (one allocation, not one per element). Lists of
-  // elements added later are hnswlib's own.
+  // The upper-level neighbour lists of a loaded index, as the file holds them, in one block: a
+  // loaded element's linkLists_ entry points into it (one allocation, not one per element).
+  // Lists of elements added later are hnswlib's own.
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
@@ -823,7 +823,8 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
       }
     }
     // The rest: per element, the byte count of its upper-level lists, then the lists. Read
-    // into the block that will keep the lists (State::loaded_lists), compacted there below.
+    // into the block that keeps the lists (State::loaded_lists, counts and all: 4 bytes an
+    // element, against an allocation of its own for each element's lists).
     const std::uint64_t tail_bytes = header.payload_bytes - sizeof gh - level0_bytes;
     std::unique_ptr<char, State::Free> tail_block(
         static_cast<char*>(std::malloc(std::max<std::uint64_t>(tail_bytes, 1))));
@@ -893,32 +894,13 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
 
     g.linkLists_ = static_cast<char**>(std::calloc(capacity, sizeof(char*)));
     if (!g.linkLists_) return reject("out of memory");
-    // Compacted in place (each element's lists move down over the counts before them), then
-    // the block is trimmed to the lists alone.
-    char* kept = tail_block.get();
-    std::uint64_t kept_bytes = 0;
     walk = UpperLists{tail.data(), links_upper};
     for (std::uint64_t i = 0; i < n; ++i) {
-      const char* lists = walk.next(levels[i]);
-      if (levels[i] == 0) continue;
-      const std::size_t bytes = static_cast<std::size_t>(levels[i]) * links_upper;
-      std::memmove(kept + kept_bytes, lists, bytes);
-      kept_bytes += bytes;
+      char* lists = tail_block.get() + (walk.next(levels[i]) - tail.data());
+      if (levels[i] > 0) g.linkLists_[i] = lists;
     }
-    if (kept_bytes > 0) {
-      if (char* trimmed = static_cast<char*>(std::realloc(tail_block.get(), kept_bytes))) {
-        (void)tail_block.release();
-        tail_block.reset(trimmed);
-      }
-      std::uint64_t at_list = 0;
-      for (std::uint64_t i = 0; i < n; ++i) {
-        if (levels[i] == 0) continue;
-        g.linkLists_[i] = tail_block.get() + at_list;
-        at_list += static_cast<std::uint64_t>(levels[i]) * links_upper;
-      }
-      state->loaded_lists = std::move(tail_block);
-      state->loaded_lists_bytes = kept_bytes;
-    }
+    state->loaded_lists = std::move(tail_block);
+    state->loaded_lists_bytes = tail_bytes;
     g.element_levels_ = std::move(levels);
     g.offsetLevel0_ = 0;
     g.max_elements_ = capacity;
