@@ -144,12 +144,42 @@ Info concat(Info a, Info b) {
   return out;
 }
 
-const std::set<std::string>* best_clause(const Info& info) {
-  const std::set<std::string>* best = nullptr;
-  for (const auto& c : info.clauses) {
-    if (!best || score(c) > score(*best)) best = &c;
+bool shares_atom(const std::set<std::string>& a, const std::set<std::string>& b) {
+  auto i = a.begin();
+  auto j = b.begin();
+  while (i != a.end() && j != b.end()) {
+    if (*i == *j) return true;
+    *i < *j ? ++i : ++j;
   }
-  return best;
+  return false;
+}
+
+// At most `limit` clauses, the strongest first, none that one kept implies (a clause holds
+// whenever one of its subsets does). Clauses sharing no atom with those kept go before the
+// rest: clauses alike ("instructions or prompt", "instructions or rules") hold for the same
+// texts, so a fourth of them would take the place of a clause that spares other texts.
+std::vector<std::set<std::string>> strongest(std::vector<std::set<std::string>> clauses, std::size_t limit) {
+  std::stable_sort(clauses.begin(), clauses.end(),
+                   [](const auto& a, const auto& b) { return score(a) > score(b); });
+  std::vector<std::set<std::string>> kept;
+  std::vector<bool> taken(clauses.size(), false);
+  for (bool apart : {true, false}) {
+    for (std::size_t i = 0; i < clauses.size() && kept.size() < limit; ++i) {
+      if (taken[i]) continue;
+      const auto& c = clauses[i];
+      const bool implied = std::any_of(kept.begin(), kept.end(), [&](const auto& k) {
+        return std::includes(c.begin(), c.end(), k.begin(), k.end());
+      });
+      const bool alike = std::any_of(kept.begin(), kept.end(), [&](const auto& k) { return shares_atom(c, k); });
+      if (implied) {
+        taken[i] = true;
+      } else if (!(apart && alike)) {
+        kept.push_back(c);
+        taken[i] = true;
+      }
+    }
+  }
+  return kept;
 }
 
 Info alternate(Info a, Info b) {
@@ -163,18 +193,23 @@ Info alternate(Info a, Info b) {
       return out;
     }
   }
-  Info ma = as_match(std::move(a));
-  Info mb = as_match(std::move(b));
-  const auto* x = best_clause(ma);
-  const auto* y = best_clause(mb);
-  if (!x || !y) return Info::any();
-  // (A1 and A2 ...) or (B1 and ...) implies (best A or best B).
-  std::set<std::string> either = *x;
-  either.insert(y->begin(), y->end());
-  if (either.size() > max_clause_atoms) return Info::any();
+  // (A1 and A2 ...) or (B1 and B2 ...) implies (Ai or Bj) for every i and j: the strongest of
+  // those pairs are kept. ("tes|vos" then "consignes", or "consignes" then "precedentes",
+  // requires "consignes" and "tes|vos|precedentes": a text with neither determiner nor
+  // qualifier is spared the rule, where one clause of the best of each side could not.)
+  const auto x = strongest(as_match(std::move(a)).clauses, max_clauses);
+  const auto y = strongest(as_match(std::move(b)).clauses, max_clauses);
+  std::vector<std::set<std::string>> pairs;
+  for (const auto& ca : x) {
+    for (const auto& cb : y) {
+      std::set<std::string> either = ca;
+      either.insert(cb.begin(), cb.end());
+      if (either.size() <= max_clause_atoms) pairs.push_back(std::move(either));
+    }
+  }
   Info out;
-  out.clauses.push_back(std::move(either));
-  return out;
+  out.clauses = strongest(std::move(pairs), max_clauses);
+  return out;  // (no clauses: any)
 }
 
 // Whether an exact set is a single space (or line break): in a view whose whitespace is
@@ -624,15 +659,8 @@ Requirement required_atoms(std::string_view pattern, Whitespace whitespace) {
     return {};
   }
   info = as_match(std::move(info));
-  std::vector<std::set<std::string>> clauses = std::move(info.clauses);
-  std::sort(clauses.begin(), clauses.end(),
-            [](const auto& a, const auto& b) { return score(a) > score(b); });
-  clauses.erase(std::unique(clauses.begin(), clauses.end()), clauses.end());
   Requirement out;
-  for (auto& c : clauses) {
-    if (out.clauses.size() == max_clauses) break;
-    out.clauses.emplace_back(c.begin(), c.end());
-  }
+  for (auto& c : strongest(std::move(info.clauses), max_clauses)) out.clauses.emplace_back(c.begin(), c.end());
   return out;
 }
 

@@ -136,6 +136,52 @@ TEST_CASE("a pattern splits into its top-level alternatives, each a pattern of i
   CHECK(parts("\\Qa|b\\E") == std::vector<std::string>{"\\Qa|b\\E"});
 }
 
+namespace {
+
+// Whether the prefilter over `pattern` alone (a raw-view rule) names it for `text`.
+bool named(std::string_view pattern, std::string_view text) {
+  std::vector<PrefilterUnit> units;
+  add_units(0, pattern, 0, units);
+  Prefilter prefilter(units);
+  std::vector<std::uint32_t> out;
+  prefilter.candidates(0, text, out);
+  return !out.empty();
+}
+
+}  // namespace
+
+TEST_CASE("an alternation requires a clause of each side's clauses taken in pairs") {
+  // (alpha and beta) or (gamma and delta) implies alpha-or-gamma, alpha-or-delta, beta-or-gamma
+  // and beta-or-delta: a text with "alpha" and "delta" only matches neither side.
+  const char* pattern = "x(?:alpha\\w+beta|gamma\\w+delta)";
+  auto r = required_atoms(pattern);
+  CHECK(r.clauses.size() == 4);
+  for (const std::set<std::string>& c : std::vector<std::set<std::string>>{
+           {"alpha", "gamma"}, {"alpha", "delta"}, {"beta", "gamma"}, {"beta", "delta"}}) {
+    CHECK(has_clause(r, c));
+  }
+  CHECK_FALSE(named(pattern, "x alpha and delta"));
+  CHECK(named(pattern, "xalpha1beta"));
+  CHECK(named(pattern, "xgamma1delta"));
+  // A side's clause implied by the other's makes the pairs holding it redundant.
+  auto shared = required_atoms("(?:zephyr\\w+quartz|quartz\\w+jukebox)");
+  CHECK(shared.clauses.size() == 2);
+  CHECK(has_clause(shared, {"quartz"}));
+  CHECK(has_clause(shared, {"zephyr", "jukebox"}));
+}
+
+TEST_CASE("clauses alike give way to one that spares other texts") {
+  // Four clauses share "xylophone" and score higher than "cat or dog": the fifth, which
+  // shares nothing with them, is kept in place of one of them.
+  const char* pattern = "(?:xylophone|quartz)\\w(?:xylophone|zephyr)\\w(?:xylophone|jukebox)\\w(?:xylophone|wombat)\\w(?:cat|dog)";
+  auto r = required_atoms(pattern);
+  CHECK(r.clauses.size() == 4);
+  CHECK(has_clause(r, {"cat", "dog"}));
+  CHECK(has_clause(r, {"xylophone", "jukebox"}));
+  CHECK_FALSE(named(pattern, "xylophone xylophone xylophone xylophone"));
+  CHECK(named(pattern, "xylophone1xylophone2xylophone3xylophone4cat"));
+}
+
 TEST_CASE("deeply nested groups are not analysed") {
   std::string shallow = "secret", deep = "secret";
   for (int k = 0; k < 8; ++k) shallow = "(?:" + shallow + ")";
