@@ -4,7 +4,11 @@
 # Third-party code (RE2, hnswlib, SQLite, nlohmann, Asio, libstdc++ instantiations) stays hidden.
 set -eu
 lib="$1"
-bad=$(nm -D --defined-only "$lib" | awk '{print $3}' | while read -r sym; do
+# Only global symbols are exported: the dynamic symbol table may also hold local ones (gold
+# lists a thread_local variable there when code refers to it), which nothing can bind to. nm
+# marks those in lower case; 'u' (a unique global) is the one lower-case global kind.
+exported() { nm -D --defined-only "$lib" | awk '$2 ~ /^[A-Zu]$/ {print $3}'; }
+bad=$(exported | while read -r sym; do
   case "$sym" in
     keel_*) continue ;;
     _init|_fini|_edata|_end|__bss_start) continue ;;
@@ -17,7 +21,7 @@ bad=$(nm -D --defined-only "$lib" | awk '{print $3}' | while read -r sym; do
   esac
   echo "$sym  ($(echo "$sym" | c++filt))"
 done)
-count=$(nm -D --defined-only "$lib" | wc -l)
+count=$(exported | wc -l)
 if [ -n "$bad" ]; then
   echo "libkeel.so exports symbols that are not keel's:"
   echo "$bad"
