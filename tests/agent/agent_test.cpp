@@ -418,7 +418,6 @@ TEST_CASE("cancelling a run cancels its tools and ignores what they send later")
   std::atomic<bool> late_done{false};
   ToolRegistry tools;
   tools.add(Tool::asynchronous(named("wait"), [&](Json, ToolContext context, Callback<Json> done) {
-    started = true;
     auto registration = std::make_shared<CancellationToken::Registration>();
     *registration = context.cancel.on_cancel([&tool_saw_cancel, done, &late_done] {
       tool_saw_cancel = true;
@@ -429,6 +428,7 @@ TEST_CASE("cancelling a run cancels its tools and ignores what they send later")
     });
     // Keeps the registration alive until the run is over.
     Executor::shared().after(2s, [registration](bool) {});
+    started = true;  // (once registered: a cancel before that would race the registration)
   }));
   Agent agent(AgentConfig{}, scripted({asks({call("w", "wait", Json::object())}), says("x")}), tools);
   CancellationSource source;
@@ -444,8 +444,11 @@ TEST_CASE("cancelling a run cancels its tools and ignores what they send later")
   auto result = future.get();
   CHECK(result.stop_reason == StopReason::cancelled);
   CHECK(record_of(result, "w").status == "cancelled");
-  CHECK(tool_saw_cancel);
   check_transcript_whole(result);
+  // The run ends on the cancel; the tool hears of it from the same cancel, perhaps a moment
+  // later on its own thread.
+  for (int i = 0; i < 100 && !tool_saw_cancel; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(tool_saw_cancel);
   for (int i = 0; i < 100 && !late_done; ++i) std::this_thread::sleep_for(10ms);
   CHECK(late_done);
 
