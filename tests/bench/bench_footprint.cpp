@@ -7,12 +7,13 @@
 //   3. Cold start: from launching a host process to the first scan, route and search
 //      answered (goal <= 20 ms), median of 10 launches, each after the baselines of the same
 //      run (launching /bin/true, and python3 importing json); then as many launched back to
-//      back, to show what the machine's idling between launches costs. With it, the page faults
-//      the host took and what a fault costs this machine (fresh pages touched in this process):
-//      on a virtual machine that shadows page tables, faults are a large share of a cold start.
+//      back, to show what the machine's idling between launches costs, and 5 after it idled 3 s
+//      each (as a service started on a quiet machine is). With it, the page faults the host
+//      took and what a fault costs this machine (fresh pages touched in this process): on a
+//      virtual machine that shadows page tables, faults are a large share of a cold start.
 // Figures quoted elsewhere: a Go agent platform at 35 MB and 18 ms, its Python/FastAPI
 // equivalent at 180 MB and 2.1 s.
-//   build/bin/bench_footprint [--launches N] [--base PATH]
+//   build/bin/bench_footprint [--launches N] [--idle-launches N] [--base PATH]
 // The host is footprint_host, a program linked with libkeel.so as a user's would be. --base keeps
 // the 10,000-document base at PATH (built there when missing; delete it after changing the
 // corpus below), to profile a host by hand:
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -157,9 +159,12 @@ double burst_beside_thread_ms() {
 
 int main(int argc, char** argv) {
   int launches = 10;
+  int idle_launches = 5;
+  double idle_seconds = 3;
   fs::path kept_base;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--launches") == 0) launches = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--idle-launches") == 0) idle_launches = std::max(0, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--base") == 0) kept_base = argv[i + 1];
   }
   std::printf("keel footprint benchmark\n\n");
@@ -211,6 +216,18 @@ int main(int argc, char** argv) {
   std::vector<double> back_to_back;
   for (int i = 0; i < launches; ++i)
     back_to_back.push_back(launch({host, "--timed", base.string()}, "ready", &output));
+  // The same host launched after the machine idled: as a service or command started on a quiet
+  // machine is.
+  // (Baseline: /bin/true launched the same way. A hypervisor that takes back the memory its
+  // guest frees, whole 2 MiB blocks at a time, must back it anew for a process that then takes
+  // fresh memory; the index loader's huge pages are such.)
+  std::vector<double> after_idle, true_after_idle;
+  for (int i = 0; i < idle_launches; ++i) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(idle_seconds));
+    true_after_idle.push_back(launch({"/bin/true"}, nullptr));
+    std::this_thread::sleep_for(std::chrono::duration<double>(idle_seconds));
+    after_idle.push_back(launch({host, "--timed", base.string()}, "ready", &output));
+  }
   const double page_micros = fresh_page_micros();
   const double burst_ms = burst_beside_thread_ms();
   std::string memory_output;
@@ -237,6 +254,13 @@ int main(int argc, char** argv) {
               percentile(parts[5], 100) / 1000.0);
   std::printf("   launched back to back, without the baselines between: median %.1f ms (min %.1f)\n",
               percentile(back_to_back, 50) / 1000.0, percentile(back_to_back, 0) / 1000.0);
+  if (!after_idle.empty()) {
+    std::printf("   launched after the machine idled %.0f s (%zu launches): median %.1f ms (min %.1f, max %.1f);\n"
+                "   baseline: /bin/true launched the same way %.1f ms (median)\n",
+                idle_seconds, after_idle.size(), percentile(after_idle, 50) / 1000.0,
+                percentile(after_idle, 0) / 1000.0, percentile(after_idle, 100) / 1000.0,
+                percentile(true_after_idle, 50) / 1000.0);
+  }
   std::printf("   page faults before the answers: median %.0f, %.0f of them on the main thread (from launch);\n"
               "   a fresh page costs this machine %.1f us (baseline, this process): at that, the main\n"
               "   thread's faults are about %.1f ms\n",
