@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "core/executor_impl.hpp"
-#include "core/thread_name.hpp"
+#include "core/threads.hpp"
 #include "keel/error.hpp"
 
 namespace keel {

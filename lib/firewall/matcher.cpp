@@ -12,7 +12,7 @@
 #include <optional>
 #include <thread>
 
-#include "core/thread_name.hpp"
+#include "core/threads.hpp"
 #include "firewall/builtin_catalogue.hpp"
 #include "keel/error.hpp"
 
@@ -273,10 +273,8 @@ bool Matcher::compiled_all() const noexcept { return ready_.load(std::memory_ord
 
 void Matcher::compile_sets_in_background() const {
   std::lock_guard lock(background_mutex_);
-  if (!background_.joinable()) background_ = std::thread([this] {
-      ::keel::detail::name_this_thread("keel-fw-compile");
-      (void)sets();
-    });
+  if (!background_.joinable())
+    background_ = ::keel::detail::start_thread_apart("keel-fw-compile", [this] { (void)sets(); });
 }
 
 void Matcher::candidates(View view, std::string_view text, std::uint8_t direction,

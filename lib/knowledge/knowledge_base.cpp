@@ -8,7 +8,7 @@
 #include <system_error>
 #include <unordered_map>
 
-#include "core/thread_name.hpp"
+#include "core/threads.hpp"
 #include "keel/events.hpp"
 #include "knowledge/graph.hpp"
 #include "knowledge/knowledge_base_impl.hpp"
@@ -129,8 +129,8 @@ void KnowledgeBase::Impl::start_loading() {
     exit->gone.notify_all();
   };
   try {
-    std::thread([this, finished] {
-      ::keel::detail::name_this_thread("keel-kb-load");
+    // Apart from the caller, which goes on to its own work (a search waits for this one).
+    ::keel::detail::start_thread_apart("keel-kb-load", [this, finished] {
       {
         std::lock_guard lock(index_mutex);
         loader_thread = std::this_thread::get_id();
