@@ -114,6 +114,24 @@ void KnowledgeBase::Impl::wait_for_loader() const {
   index_loaded.wait(lock, [&] { return loading == Loading::done; });
 }
 
+void KnowledgeBase::Impl::start_reading_index() {
+  auto read = std::make_shared<IndexRead>();
+  try {
+    ::keel::detail::start_thread_apart("keel-kb-read", [read, path = index_path(),
+                                                        quantization = quantization()] {
+      IndexFile file = read_index_file(path, quantization, &read->stop);
+      {
+        std::lock_guard lock(read->mutex);
+        read->file = std::move(file);
+        read->done = true;
+      }
+      read->finished.notify_all();
+    }).detach();
+    index_read = std::move(read);
+  } catch (const std::system_error&) {  // (the loader reads it)
+  }
+}
+
 void KnowledgeBase::Impl::start_loading() {
   {
     std::lock_guard lock(index_mutex);
@@ -176,7 +194,8 @@ void KnowledgeBase::Impl::load() noexcept {
     // does not hold every vector borrows a reader to catch up or rebuild.
     if (!stop_loading.load()) pool_reader(std::move(connection));
     connection.reset();
-    open_index(nullptr, &stop_loading);
+    IndexFile file = take_index_file(&stop_loading);
+    open_index(nullptr, &stop_loading, &file);
   } catch (...) {
     Error error = error_from_current_exception();
     try {
@@ -221,6 +240,13 @@ void KnowledgeBase::Impl::load() noexcept {
 
 bool KnowledgeBase::Impl::stop_loader() {
   stop_loading.store(true);
+  if (index_read) {  // (a loader waiting for the index file sees it)
+    {
+      std::lock_guard lock(index_read->mutex);
+      index_read->stop.store(true);
+    }
+    index_read->finished.notify_all();
+  }
   std::thread::id loader_id;
   {
     std::lock_guard lock(index_mutex);
@@ -292,6 +318,9 @@ KnowledgeBase KnowledgeBase::open(const std::string& path, KnowledgeOptions opti
   impl->path = path;
   impl->memory = path == ":memory:";
   impl->options.synchronous = options.synchronous;  // (for the connections opened here)
+  impl->options.hnsw.quantization = options.hnsw.quantization;
+  // A file base's index file is read while this thread opens the database.
+  if (!impl->memory) impl->start_reading_index();
   // A file base is opened with a reader, which the loader then uses and gives to the pool;
   // the writer is opened by the first write, or here when the schema is to be made. A process
   // that only reads a base never opens one (a connection costs ~1 ms and its memory).

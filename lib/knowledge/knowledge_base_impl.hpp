@@ -78,10 +78,11 @@ struct KnowledgeBase::Impl {
   // the old one, so readers take a reference under index_mutex and search without it.
   //
   // A file base's open() does no work per document: a loader thread of its own reads the
-  // token counts with the reader open() used, gives that reader to the pool, then loads the
-  // index file (verified), catches it up or rebuilds it. Until it is done, writes wait for it
-  // (WriteLease), keyword searches wait for the token counts and whatever needs the index
-  // waits in current_index(); other reads (get, count, the graph's) never wait.
+  // token counts with the reader open() used, gives that reader to the pool, then takes the
+  // index file (read and verified meanwhile by a thread open() started first, see IndexRead),
+  // catches it up or rebuilds it. Until it is done, writes wait for it (WriteLease), keyword
+  // searches wait for the token counts and whatever needs the index waits in
+  // current_index(); other reads (get, count, the graph's) never wait.
   enum class Loading { token_counts, index, done };
   mutable std::mutex index_mutex;
   mutable std::condition_variable index_loaded;  // `loading` moved on (index_mutex)
@@ -100,8 +101,25 @@ struct KnowledgeBase::Impl {
     bool done = false;  // (mutex)
   };
   std::shared_ptr<LoaderExit> loader_exit;  // set by open()
+  // The index file, read from the start of open() on by a thread of its own while open()
+  // reads which base this is (the loader checks the file against it). The thread shares this
+  // block and nothing else, so that the base need not wait for it: close() sets `stop`, and a
+  // read that was under way ends on its own.
+  struct IndexFile {
+    std::optional<vector::HnswIndex> index;  // none: `rejection` says why
+    vector::HnswIndex::FileInfo info;
+    std::string rejection;
+  };
+  struct IndexRead {
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;  // (mutex) `file` is set
+    IndexFile file;     // (mutex)
+    std::atomic<bool> stop{false};
+  };
+  std::shared_ptr<IndexRead> index_read;  // none: no thread could be started (the loader reads)
   std::unique_ptr<knowledge::Connection> loader_connection;  // open()'s reader, which load() takes
-  std::thread::id loader_thread;            // (index_mutex) set by the loader itself
+  std::thread::id loader_thread;  // (index_mutex) set by the loader itself
 
   // Written by the loader before `loading` becomes done (and by a compaction after a failed
   // load, under index_mutex); read after, under index_mutex.
@@ -161,6 +179,9 @@ struct KnowledgeBase::Impl {
   void wait_for_loader() const;
 
   // knowledge_base.cpp
+  /// Starts the thread that reads the index file (IndexRead); when no thread can be started,
+  /// the loader reads it.
+  void start_reading_index();
   /// Starts the loader thread (or, when no thread can be started, loads here).
   void start_loading();
   /// The loader's work, with loader_connection: token counts, then that connection to the
@@ -183,10 +204,18 @@ struct KnowledgeBase::Impl {
   vector::Quantization quantization() const {
     return knowledge::index_quantization(options.hnsw.quantization);
   }
-  /// Loads the index file and catches it up, or rebuilds the index from SQLite, read through
-  /// `connection` (null: a reader borrowed from the pool, only if SQLite is to be read). `stop`
-  /// set (by close()) abandons it with Error(cancelled).
-  void open_index(knowledge::Connection* connection, const std::atomic<bool>* stop = nullptr);
+  /// The index file as read before this base's identity was known: of any dimension and owner.
+  static IndexFile read_index_file(const std::string& path, vector::Quantization quantization,
+                                   const std::atomic<bool>* stop);
+  /// The index file read by the IndexRead thread, once it is done (or read here when there is
+  /// none). Throws Error(cancelled) when `stop` is set meanwhile.
+  IndexFile take_index_file(const std::atomic<bool>* stop);
+  /// A memory base's index made, or a file base's: the index file (`file`) taken when it is
+  /// this base's and caught up, or the index rebuilt from SQLite, read through `connection`
+  /// (null: a reader borrowed from the pool, only if SQLite is to be read). `stop` set (by
+  /// close()) abandons it with Error(cancelled).
+  void open_index(knowledge::Connection* connection, const std::atomic<bool>* stop = nullptr,
+                  IndexFile* file = nullptr);
   /// A new index holding every stored vector.
   std::shared_ptr<vector::HnswIndex> build_index(knowledge::Connection& connection,
                                                  const std::atomic<bool>* stop = nullptr);

@@ -83,8 +83,24 @@ std::shared_ptr<vector::HnswIndex> KnowledgeBase::Impl::build_index(
   return fresh;
 }
 
-void KnowledgeBase::Impl::open_index(knowledge::Connection* given,
-                                     const std::atomic<bool>* stop) {
+KnowledgeBase::Impl::IndexFile KnowledgeBase::Impl::read_index_file(
+    const std::string& path, vector::Quantization quantization, const std::atomic<bool>* stop) {
+  IndexFile file;
+  file.index = vector::HnswIndex::load(path, 0, quantization, 0, &file.info, &file.rejection, stop);
+  return file;
+}
+
+KnowledgeBase::Impl::IndexFile KnowledgeBase::Impl::take_index_file(const std::atomic<bool>* stop) {
+  if (!index_read) return read_index_file(index_path(), quantization(), stop);
+  IndexRead& read = *index_read;
+  std::unique_lock lock(read.mutex);
+  read.finished.wait(lock, [&] { return read.done || read.stop.load(); });  // (stop_loader())
+  knowledge::check_not_stopped(*this, stop);
+  return std::move(read.file);
+}
+
+void KnowledgeBase::Impl::open_index(knowledge::Connection* given, const std::atomic<bool>* stop,
+                                     IndexFile* file) {
   std::optional<ReadLease> lease;
   auto sqlite = [&]() -> knowledge::Connection& {
     if (given) return *given;
@@ -96,11 +112,19 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection* given,
     index_state = "created";
     return;
   }
-  vector::HnswIndex::FileInfo info;
-  std::string rejection;
-  auto loaded = vector::HnswIndex::load(index_path(), dimension, quantization(), owner, &info,
-                                        &rejection, stop);
+  if (!file) throw Error(Errc::internal, "open_index: a file base's index file was not read");
+  const vector::HnswIndex::FileInfo& info = file->info;
+  std::string rejection = std::move(file->rejection);
+  std::optional<vector::HnswIndex>& loaded = file->index;
   knowledge::check_not_stopped(*this, stop);
+  if (loaded && info.dimension != dimension) {  // (what HnswIndex::load says)
+    rejection =
+        "dimension " + std::to_string(info.dimension) + ", expected " + std::to_string(dimension);
+    loaded.reset();
+  } else if (loaded && info.owner != owner) {
+    rejection = "belongs to another database";
+    loaded.reset();
+  }
   auto rebuild = [&](std::string reason) {
     loaded.reset();
     knowledge::Connection& connection = sqlite();

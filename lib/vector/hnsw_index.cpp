@@ -745,15 +745,16 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     if (header.version != file_version || header.header_size != sizeof header) {
       return reject("unsupported version " + std::to_string(header.version));
     }
-    if (header.dimension != dimension) {
+    if (header.dimension == 0 || (dimension != 0 && header.dimension != dimension)) {
       return reject("dimension " + std::to_string(header.dimension) + ", expected " +
-                    std::to_string(dimension));
+                    (dimension != 0 ? std::to_string(dimension) : std::string("more than 0")));
     }
+    dimension = static_cast<std::size_t>(header.dimension);
     if (header.quantization != static_cast<std::uint32_t>(quantization) || header.reserved != 0) {
       return reject("quantization " + std::string(quantization_name(header.quantization)) +
                     ", expected " + quantization_name(static_cast<std::uint32_t>(quantization)));
     }
-    if (header.owner != owner) return reject("belongs to another database");
+    if (owner != 0 && header.owner != owner) return reject("belongs to another database");
     if (header.payload_bytes != in.size() - sizeof header) return reject("truncated");
 
     Checksum sum;

@@ -109,9 +109,10 @@ class HnswIndex {
   /// `info.generation` are recorded; the rest is filled in. Shared lock. Throws Error(io).
   void save(const std::string& path, FileInfo info) const;
   /// Reads a file written by save(). nullopt — with the reason in `*rejection` — when the file
-  /// is missing, truncated, corrupt, of another dimension, quantization or owner. `info` receives
-  /// the header of an accepted file. Never throws for bad file contents. `stop`, when given
-  /// and set while the file is read, abandons the load (nullopt, "stopped").
+  /// is missing, truncated, corrupt, of another dimension, quantization or owner. A `dimension`
+  /// or `owner` of 0 accepts the file's own (which `info` then tells the caller to check).
+  /// `info` receives the header of an accepted file. Never throws for bad file contents.
+  /// `stop`, when given and set while the file is read, abandons the load (nullopt, "stopped").
   static std::optional<HnswIndex> load(const std::string& path, std::size_t dimension,
                                        Quantization quantization, std::uint64_t owner,
                                        FileInfo* info = nullptr, std::string* rejection = nullptr,

@@ -152,6 +152,19 @@ TEST_CASE("an index file with any byte changed or missing is rejected, never loa
   CHECK_FALSE(HnswIndex::load(path, dimension, other, owner, nullptr, &rejection).has_value());
   CHECK(rejection == (quantization == Quantization::int8 ? "quantization int8, expected none"
                                                          : "quantization none, expected int8"));
+
+  // Another owner or dimension: refused; 0 for either takes the file's own, which `info` tells.
+  CHECK_FALSE(HnswIndex::load(path, dimension, quantization, owner + 1, nullptr, &rejection));
+  CHECK(rejection == "belongs to another database");
+  CHECK_FALSE(HnswIndex::load(path, dimension + 1, quantization, owner, nullptr, &rejection));
+  CHECK(rejection ==
+        "dimension " + std::to_string(dimension) + ", expected " + std::to_string(dimension + 1));
+  HnswIndex::FileInfo info;
+  auto any = HnswIndex::load(path, 0, quantization, 0, &info, &rejection);
+  REQUIRE(any.has_value());
+  CHECK(any->dimension() == dimension);
+  CHECK(info.dimension == dimension);
+  CHECK(info.owner == owner);
 }
 
 TEST_CASE("an int8 index finds what a float index finds, with similarities close to exact") {

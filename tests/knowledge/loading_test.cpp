@@ -2,9 +2,10 @@
 // loaded by a thread of its own. What needs the index waits for it and answers as if open()
 // had loaded it; what does not need it goes ahead; a damaged file is still never used.
 //
-// Some tests hold the loader back by putting a FIFO where the index file goes: the loader's
-// open() of it blocks until the test opens the other end (then it reads nothing: a truncated
-// file, rebuilt from SQLite).
+// Some tests hold the loader back by putting a FIFO where the index file goes: the open() of
+// it by the thread that reads the index file (from the start of open()) blocks until the test
+// opens the other end (then it reads nothing: a truncated file, rebuilt from SQLite), and the
+// loader waits for that thread.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -62,8 +63,8 @@ std::vector<std::string> keyword_hits(const KnowledgeBase& kb, const std::string
   return hit_ids(kb.search(query));
 }
 
-// A FIFO in place of the index file: the loader's open() of it waits until release() (an
-// empty file then: "truncated header", rebuilt from SQLite).
+// A FIFO in place of the index file: the open() of it by the thread that reads it waits until
+// release() (an empty file then: "truncated header", rebuilt from SQLite).
 class HeldIndexFile {
  public:
   explicit HeldIndexFile(std::string path) : path_(std::move(path)) {
@@ -76,7 +77,7 @@ class HeldIndexFile {
   }
   HeldIndexFile(const HeldIndexFile&) = delete;
   HeldIndexFile& operator=(const HeldIndexFile&) = delete;
-  // Opens both ends (which never blocks) and keeps them open: the loader's open() goes
+  // Opens both ends (which never blocks) and keeps them open: the reader's open() goes
   // through whether it is waiting already or comes later.
   void release() {
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDWR | O_NONBLOCK);
@@ -98,24 +99,35 @@ int files_open(const std::string& path) {
   return n;
 }
 
-// True once the loader thread is blocked opening a held index file (its wchan says so); where
-// the kernel does not tell, once the reader's file is open and half a second has passed.
-bool loader_waits_on_fifo() {
+// What the kernel says the thread named `name` waits in ("" when there is none, or it does
+// not tell).
+std::string waits_in(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string seen;
+    std::getline(comm, seen);
+    if (seen != name) continue;
+    std::ifstream wchan(task.path() / "wchan");
+    std::string where;
+    std::getline(wchan, where);
+    return where == "0" ? std::string() : where;
+  }
+  return {};
+}
+
+// True once the index file's reader is blocked opening a held index file and the loader waits
+// for it (on a futex: it has given its reader to the pool), as their wchan say, 20 times in a
+// row; where the kernel does not tell, once half a second has passed.
+bool loader_waits_for_held_file() {
   const auto deadline = std::chrono::steady_clock::now() + 30s;
+  int in_a_row = 0;
   while (std::chrono::steady_clock::now() < deadline) {
-    bool told = false;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-      std::ifstream comm(task.path() / "comm");
-      std::string name;
-      std::getline(comm, name);
-      if (name != "keel-kb-load") continue;
-      std::ifstream wchan(task.path() / "wchan");
-      std::string where;
-      std::getline(wchan, where);
-      if (where == "wait_for_partner" || where.find("fifo") != std::string::npos) return true;
-      told = !where.empty() && where != "0";
-    }
-    if (!told && std::chrono::steady_clock::now() + 29500ms > deadline) return true;
+    const std::string reader = waits_in("keel-kb-read"), loader = waits_in("keel-kb-load");
+    if (reader.empty() && loader.empty() && std::chrono::steady_clock::now() + 29500ms > deadline)
+      return true;
+    const bool on_fifo = reader == "wait_for_partner" || reader.find("fifo") != std::string::npos;
+    in_a_row = on_fifo && loader.find("futex") != std::string::npos ? in_a_row + 1 : 0;
+    if (in_a_row == 20) return true;
     std::this_thread::sleep_for(1ms);
   }
   return false;
@@ -184,14 +196,71 @@ TEST_CASE("a reader is ready before the index: a keyword search while it loads o
   auto kb = KnowledgeBase::open(path, small_options());
   ReleaseAtEnd release_at_end{held};
   // The loader reads the token counts with open()'s reader, puts it in the pool, then waits
-  // on the held index file.
-  REQUIRE(loader_waits_on_fifo());
+  // for the held index file.
+  REQUIRE(loader_waits_for_held_file());
   REQUIRE(files_open(path) == 1);  // that reader, and no writer
   CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
   CHECK(files_open(path) == 1);
   held.release();
   CHECK(kb.stats()["index"] == "rebuilt");  // from SQLite, read with the pool's reader
   CHECK(files_open(path) == 1);
+}
+
+TEST_CASE("the index file is read before the base is known and still checked against it") {
+  // The file is read while open() reads the database: of any owner and dimension, then
+  // taken only if it is this base's.
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 40);
+  SUBCASE("another base's file") {
+    const auto other = dir.file("other.db");
+    build_base(other, 100, 140);
+    std::filesystem::copy_file(other + ".hnsw", path + ".hnsw",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto kb = KnowledgeBase::open(path, small_options());
+    CHECK(nearest(kb, 7) == "d7");
+    auto stats = kb.stats();
+    CHECK(stats["index"] == "rebuilt");
+    CHECK(stats["index_reason"] == "belongs to another database");
+  }
+  SUBCASE("a file of another dimension") {
+    const auto other = dir.file("other.db");
+    {
+      auto kb = KnowledgeBase::open(other, small_options(32));
+      kb.upsert(make_document("x", "words", {}, random_vector(32, 1)));
+    }
+    std::filesystem::copy_file(other + ".hnsw", path + ".hnsw",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto kb = KnowledgeBase::open(path, small_options());
+    CHECK(nearest(kb, 7) == "d7");
+    auto stats = kb.stats();
+    CHECK(stats["index"] == "rebuilt");
+    CHECK(stats["index_reason"] == "dimension 32, expected 16");
+  }
+  SUBCASE("open() failing meanwhile leaves the read to end on its own") {
+    HeldIndexFile held(path + ".hnsw");
+    KnowledgeOptions options = small_options(32);  // the base holds vectors of 16
+    CHECK_THROWS_AS(KnowledgeBase::open(path, options), Error);
+    held.release();
+  }
+}
+
+TEST_CASE("closing does not wait for the index file's read, held or not") {
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  build_base(path, 0, 30);
+  HeldIndexFile held(path + ".hnsw");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
+    auto closing = std::async(std::launch::async, [&] { kb.close(); });
+    REQUIRE(closing.wait_for(30s) == std::future_status::ready);  // the file still held
+    closing.get();
+    CHECK_THROWS_AS(kb.count(), Error);
+  }
+  held.release();  // the read then ends, in a thread of its own
+  auto kb = KnowledgeBase::open(path, small_options());
+  CHECK(nearest(kb, 3) == "d3");
 }
 
 TEST_CASE("writes right after open wait for the loader and reach the index and its file") {
@@ -263,8 +332,8 @@ TEST_CASE("closing while the loader works gives the load up and loses nothing") 
     auto kb = KnowledgeBase::open(path, small_options());
     ReleaseAtEnd release_at_end{held};
     auto closing = std::async(std::launch::async, [&] { kb.close(); });
-    // close() waits for the loader, which is held: release it once close() has asked it to
-    // stop (it then gives up instead of rebuilding).
+    // The loader waits for the held index file: close() asks it to stop (it then gives up
+    // instead of rebuilding), and the file is released after.
     std::this_thread::sleep_for(50ms);
     held.release();
     REQUIRE(closing.wait_for(30s) == std::future_status::ready);
