@@ -13,10 +13,11 @@
 //      virtual machine that shadows page tables, faults are a large share of a cold start.
 // Figures quoted elsewhere: a Go agent platform at 35 MB and 18 ms, its Python/FastAPI
 // equivalent at 180 MB and 2.1 s.
-//   build/bin/bench_footprint [--launches N] [--idle-launches N] [--base PATH]
-// The host is footprint_host, a program linked with libkeel.so as a user's would be. --base keeps
-// the 10,000-document base at PATH (built there when missing; delete it after changing the
-// corpus below), to profile a host by hand:
+//   build/bin/bench_footprint [--launches N] [--idle-launches N] [--base PATH] [--no-compact]
+// The host is footprint_host, a program linked with libkeel.so as a user's would be. The base is
+// compacted after its bulk load, as keel's documentation advises (--no-compact: as loaded, its
+// keyword index in seven segments). --base keeps the 10,000-document base at PATH (built there
+// when missing; delete it after changing the corpus below or the flag), to profile a host by hand:
 //   perf record -g build/bin/footprint_host --timed PATH
 #include <spawn.h>
 #include <sys/mman.h>
@@ -51,8 +52,10 @@ namespace {
 constexpr int kDocuments = 10000;
 
 // A base of 10,000 documents of about 100 words of real customer-support text (datasets.hpp),
-// with vectors from the default embedder.
-void build_base(const fs::path& path) {
+// with vectors from the default embedder, loaded in batches of 1,000 and then compacted, as
+// compact()'s documentation advises after a bulk load (the keyword index in one segment
+// instead of seven: a cold keyword search reads each word's list once).
+void build_base(const fs::path& path, bool compact) {
   KnowledgeBase kb = KnowledgeBase::open(path.string());
   auto documents = support_documents(kDocuments);
   for (std::size_t at = 0; at < documents.size(); at += 1000) {
@@ -60,6 +63,7 @@ void build_base(const fs::path& path) {
     kb.upsert(std::vector<Document>(std::make_move_iterator(documents.begin() + at),
                                     std::make_move_iterator(documents.begin() + end)));
   }
+  if (compact) kb.compact();
   kb.close();
 }
 
@@ -131,8 +135,8 @@ double fresh_page_micros() {
 // How much of a second core a process gets for a moment: the main thread and a thread started
 // beside it (plainly, with std::thread) each work 3 ms of CPU time, after 20 ms idle; median of
 // 9 rounds of the main thread's wall time. 3 ms where the second core runs at once, 6 ms where
-// the two share one. (A plain thread is often queued on its creator's core: why keel starts its
-// index loader with detail::start_thread_apart.)
+// the two share one. (A plain thread is often queued on its creator's core: why keel starts the
+// threads that read and load the index with detail::start_thread_apart.)
 double burst_beside_thread_ms() {
   auto cpu_micros = [] {
     timespec t{};
@@ -163,6 +167,10 @@ int main(int argc, char** argv) {
   int idle_launches = 5;
   double idle_seconds = 3;
   fs::path kept_base;
+  bool compact = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-compact") == 0) compact = false;
+  }
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--launches") == 0) launches = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--idle-launches") == 0) idle_launches = std::max(0, std::atoi(argv[i + 1]));
@@ -185,9 +193,15 @@ int main(int argc, char** argv) {
   // 2 and 3 share a 10,000-document base.
   const fs::path base = kept_base.empty() ? scratch / "base.sqlite" : kept_base;
   auto built = Clock::now();
-  if (kept_base.empty() || !fs::exists(base)) build_base(base);
-  std::printf("\n(a base of %d documents of 100 words built in %.1f s: %.1f MB on disk)\n", kDocuments,
-              micros(Clock::now() - built) / 1e6, (fs::file_size(base) + (fs::exists(base.string() + ".hnsw") ? fs::file_size(base.string() + ".hnsw") : 0)) / 1e6);
+  const bool building = kept_base.empty() || !fs::exists(base);
+  if (building) build_base(base, compact);
+  const double on_disk = (fs::file_size(base) + (fs::exists(base.string() + ".hnsw") ? fs::file_size(base.string() + ".hnsw") : 0)) / 1e6;
+  if (building) {
+    std::printf("\n(a base of %d documents of 100 words built%s in %.1f s: %.1f MB on disk)\n", kDocuments,
+                compact ? " and compacted" : ", not compacted", micros(Clock::now() - built) / 1e6, on_disk);
+  } else {
+    std::printf("\n(the base at %s, kept from an earlier run: %.1f MB on disk)\n", base.c_str(), on_disk);
+  }
 
   const std::string host = KEEL_FOOTPRINT_HOST;
   std::vector<double> cold, to_main, floor_true, python, faults, main_faults;
@@ -221,7 +235,7 @@ int main(int argc, char** argv) {
   // machine is.
   // (Baseline: /bin/true launched the same way. A hypervisor that takes back the memory its
   // guest frees, whole 2 MiB blocks at a time, must back it anew for a process that then takes
-  // fresh memory; the index loader's huge pages are such.)
+  // fresh memory; the index's huge pages are such.)
   std::vector<double> after_idle, true_after_idle;
   for (int i = 0; i < idle_launches; ++i) {
     std::this_thread::sleep_for(std::chrono::duration<double>(idle_seconds));
@@ -269,8 +283,8 @@ int main(int argc, char** argv) {
               percentile(main_faults, 50) * page_micros / 1000.0);
   std::printf("   two threads started together, 3 ms of CPU each: the main thread's took %.1f ms (3 with a\n"
               "   second core at once, 6 on one; baseline, this process): a thread started plainly shares\n"
-              "   its creator's core for about %.0f%% of its work here (keel starts its index loader on\n"
-              "   another core than the caller's)\n",
+              "   its creator's core for about %.0f%% of its work here (keel starts the threads that read\n"
+              "   and load the index on another core than the caller's)\n",
               burst_ms, std::clamp((burst_ms - 3.0) / 3.0, 0.0, 1.0) * 100);
   std::printf("   baseline: launching /bin/true %.1f ms; python3 -c 'import json' %.1f ms (medians)\n",
               percentile(floor_true, 50) / 1000.0, percentile(python, 50) / 1000.0);
