@@ -352,11 +352,12 @@ KEEL_API std::vector<Document> chunk_document(const Document& document,
 /// connection, so there reads wait for a running write.
 ///
 /// Opening a file base costs no work per document: its vector index — the index file read
-/// and verified, caught up with SQLite or rebuilt from it — and the documents' lengths for
-/// keyword ranking are loaded by a thread open() starts. Until that is done, whatever needs
-/// the index (a vector or hybrid search, stats, a write) waits for it and then answers as if
-/// open() had loaded it; keyword searches wait only for the lengths (the first step), and
-/// get, count and graph reads do not wait.
+/// and verified (by a thread open() starts first, while it opens SQLite), caught up with
+/// SQLite or rebuilt from it — and the documents' lengths for keyword ranking are loaded in
+/// the background. Until that is done, whatever needs the index (a vector or hybrid search,
+/// stats, a write) waits for it and then answers as if open() had loaded it; keyword searches
+/// wait only for the lengths (the first step), and get, count and graph reads do not wait.
+/// close() does not wait for the index file's read.
 class KEEL_API KnowledgeBase {
  public:
   /// Opens or creates the base at `path` (its index file is `<path>.hnsw`), or an in-memory
