@@ -117,13 +117,11 @@ void KnowledgeBase::Impl::open_index(knowledge::Connection* given, const std::at
   std::string rejection = std::move(file->rejection);
   std::optional<vector::HnswIndex>& loaded = file->index;
   knowledge::check_not_stopped(*this, stop);
-  if (loaded && info.dimension != dimension) {  // (what HnswIndex::load says)
-    rejection =
-        "dimension " + std::to_string(info.dimension) + ", expected " + std::to_string(dimension);
-    loaded.reset();
-  } else if (loaded && info.owner != owner) {
-    rejection = "belongs to another database";
-    loaded.reset();
+  if (loaded) {  // (read for any dimension and owner)
+    if (auto why = vector::HnswIndex::mismatch(info, dimension, owner); !why.empty()) {
+      rejection = std::move(why);
+      loaded.reset();
+    }
   }
   auto rebuild = [&](std::string reason) {
     loaded.reset();

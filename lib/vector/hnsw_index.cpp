@@ -722,6 +722,15 @@ void HnswIndex::save(const std::string& path, FileInfo info) const {
   }
 }
 
+std::string HnswIndex::mismatch(const FileInfo& file, std::size_t dimension, std::uint64_t owner) {
+  if (dimension != 0 && file.dimension != dimension) {
+    return "dimension " + std::to_string(file.dimension) + ", expected " +
+           std::to_string(dimension);
+  }
+  if (owner != 0 && file.owner != owner) return "belongs to another database";
+  return {};
+}
+
 std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t dimension,
                                          Quantization quantization, std::uint64_t owner,
                                          FileInfo* info, std::string* rejection,
@@ -745,16 +754,17 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
     if (header.version != file_version || header.header_size != sizeof header) {
       return reject("unsupported version " + std::to_string(header.version));
     }
-    if (header.dimension == 0 || (dimension != 0 && header.dimension != dimension)) {
-      return reject("dimension " + std::to_string(header.dimension) + ", expected " +
-                    (dimension != 0 ? std::to_string(dimension) : std::string("more than 0")));
-    }
-    dimension = static_cast<std::size_t>(header.dimension);
+    if (header.dimension == 0) return reject("dimension 0");
+    FileInfo identity;
+    identity.dimension = static_cast<std::size_t>(header.dimension);
+    identity.owner = header.owner;
+    if (auto why = mismatch(identity, dimension, 0); !why.empty()) return reject(why);
+    dimension = identity.dimension;
     if (header.quantization != static_cast<std::uint32_t>(quantization) || header.reserved != 0) {
       return reject("quantization " + std::string(quantization_name(header.quantization)) +
                     ", expected " + quantization_name(static_cast<std::uint32_t>(quantization)));
     }
-    if (owner != 0 && header.owner != owner) return reject("belongs to another database");
+    if (auto why = mismatch(identity, 0, owner); !why.empty()) return reject(why);
     if (header.payload_bytes != in.size() - sizeof header) return reject("truncated");
 
     Checksum sum;

@@ -113,6 +113,9 @@ class HnswIndex {
   /// or `owner` of 0 accepts the file's own (which `info` then tells the caller to check).
   /// `info` receives the header of an accepted file. Never throws for bad file contents.
   /// `stop`, when given and set while the file is read, abandons the load (nullopt, "stopped").
+  /// Why a file whose header says `file` is not the index of vectors of `dimension` belonging
+  /// to `owner` (0 for either: any); empty when it is. load() rejects with these words.
+  static std::string mismatch(const FileInfo& file, std::size_t dimension, std::uint64_t owner);
   static std::optional<HnswIndex> load(const std::string& path, std::size_t dimension,
                                        Quantization quantization, std::uint64_t owner,
                                        FileInfo* info = nullptr, std::string* rejection = nullptr,
