@@ -133,14 +133,18 @@ int main(int argc, char** argv) {
     const AtomTables& at = tg.atoms;
     std::string p = "g" + std::to_string(g) + "_";
     std::string byte_class = array(out, "std::uint8_t", p + "byte_class", at.byte_class, at.states ? 256 : 0);
-    std::string table = array(out, "std::uint16_t", p + "table", at.table, std::size_t{at.states} * at.classes);
+    std::string table = array(out, "std::uint16_t", p + "table", at.table, std::size_t{at.dense_states} * at.classes);
+    const std::size_t sparse_count = at.states ? at.states - at.dense_states + 1 : 0;
+    std::string sparse = array(out, "std::uint32_t", p + "sparse", at.sparse, sparse_count);
+    std::string edges = array(out, "std::uint32_t", p + "edges", at.edges, sparse_count ? at.sparse[sparse_count - 1] >> 16 : 0);
     std::string output_begin = array(out, "std::uint32_t", p + "output_begin", at.output_begin, at.states ? at.states + 1 : 0);
     std::string outputs = array(out, "std::uint32_t", p + "outputs", at.outputs,
                                 at.states ? at.output_begin[at.states] : 0);
     std::string entry_begin = array(out, "std::uint32_t", p + "entry_begin", tg.entry_begin, tg.atom_count + 1);
     std::string entry_list = array(out, "std::uint32_t", p + "entries", tg.entries, tg.entry_begin[tg.atom_count]);
-    groups_init += "     {{" + std::to_string(at.classes) + ", " + std::to_string(at.states) + ", " + byte_class + ", " +
-                   table + ", " + output_begin + ", " + outputs + "}, " + std::to_string(tg.atom_count) + ", " +
+    groups_init += "     {{" + std::to_string(at.classes) + ", " + std::to_string(at.states) + ", " +
+                   std::to_string(at.dense_states) + ", " + byte_class + ", " + table + ", " + sparse + ", " + edges +
+                   ", " + output_begin + ", " + outputs + "}, " + std::to_string(tg.atom_count) + ", " +
                    entry_begin + ", " + entry_list + "},\n";
   }
   out << "}  // namespace\n\nconstinit const PrefilterTables prefilter = {\n    " << t.units << ", " << unit_rule << ", "

@@ -773,18 +773,19 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
       }
     }
   }
-  // Lay the states out so that a text's walk touches few pages of the table (each page a fault
+  // Lay the states out so that a text's walk touches few pages of the tables (each page a fault
   // when the library's tables are first read): the shallow states, which most text visits,
-  // breadth first; below them each word's states depth first, so that the states of one word lie
-  // together rather than one in each band of a breadth-first order.
+  // breadth first, each with a full row; below them each word's states depth first, so that the
+  // states of one word lie together, each with its children and its failure link only.
   // A state's children in the trie are its transitions one level deeper (every other transition
   // leads where its failure link's does, no deeper than the state itself).
-  constexpr std::uint16_t shallow = 3;  // (fewest pages on injection and benign prompts; 2, 4 close)
+  constexpr std::uint16_t shallow = 2;  // (fewest pages on injection and benign prompts)
   std::vector<std::uint16_t> layout;
   layout.reserve(n);
   for (std::uint16_t s : order) {
     if (depth[s] <= shallow) layout.push_back(s);
   }
+  const std::size_t dense = layout.size();
   std::vector<std::uint16_t> pending;
   for (auto it = layout.rbegin(); it != layout.rend(); ++it) {
     if (depth[*it] == shallow) pending.push_back(*it);
@@ -799,16 +800,24 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
     }
   }
   order = std::move(layout);
-  // Number the states in that order, and mark the entries leading to states that report.
+  // Number the states in that order, and mark the transitions to states that report.
   std::vector<std::uint16_t> number(n);
   for (std::size_t k = 0; k < n; ++k) number[order[k]] = static_cast<std::uint16_t>(k);
-  table_.resize(n * classes);
+  auto transition = [&](std::uint16_t t) {
+    return static_cast<std::uint16_t>(number[t] | (out[t].empty() ? 0 : reports));
+  };
+  table_.resize(dense * classes);
   output_begin_.assign(n + 1, 0);
   for (std::size_t k = 0; k < n; ++k) {
     std::uint16_t s = order[k];
-    for (std::uint32_t c = 0; c < classes; ++c) {
-      std::uint16_t t = trie[s * classes + c];
-      table_[k * classes + c] = static_cast<std::uint16_t>(number[t] | (out[t].empty() ? 0 : reports));
+    if (k < dense) {
+      for (std::uint32_t c = 0; c < classes; ++c) table_[k * classes + c] = transition(trie[s * classes + c]);
+    } else {
+      sparse_.push_back(static_cast<std::uint32_t>(edges_.size()) << 16 | number[fail[s]]);
+      for (std::uint32_t c = 1; c < classes; ++c) {
+        std::uint16_t t = trie[s * classes + c];
+        if (depth[t] == depth[s] + 1) edges_.push_back(c << 16 | transition(t));
+      }
     }
     auto& found = out[s];
     std::sort(found.begin(), found.end());
@@ -816,8 +825,12 @@ AtomScanner::AtomScanner(const std::vector<std::string>& atoms) : byte_class_(25
     outputs_.insert(outputs_.end(), found.begin(), found.end());
     output_begin_[k + 1] = static_cast<std::uint32_t>(outputs_.size());
   }
+  sparse_.push_back(static_cast<std::uint32_t>(edges_.size()) << 16);
   t_.states = static_cast<std::uint32_t>(n);
+  t_.dense_states = static_cast<std::uint32_t>(dense);
   t_.table = table_.data();
+  t_.sparse = sparse_.data();
+  t_.edges = edges_.data();
   t_.output_begin = output_begin_.data();
   t_.outputs = outputs_.data();
 }

@@ -42,21 +42,28 @@ enum class Whitespace : std::uint8_t { any, collapsed };
 Requirement required_atoms(std::string_view pattern, Whitespace whitespace = Whitespace::any);
 
 /// An Aho-Corasick automaton's arrays: built at run time (owned by an AtomScanner) or compiled
-/// into the library.
+/// into the library. The shallow states, which most of a text's bytes visit, have full rows of
+/// transitions; every deeper state keeps only its children in the trie and its failure link (a
+/// transition it has no child for is its failure link's), which takes a twentieth of the room.
+/// A first scan then reads a few pages of the tables instead of one for every byte of a word.
 struct AtomTables {
   std::uint32_t classes = 0;
   std::uint32_t states = 0;
+  std::uint32_t dense_states = 0;               // states [0, dense_states) have full rows
   const std::uint8_t* byte_class = nullptr;     // 256 entries
-  const std::uint16_t* table = nullptr;         // states * classes: next state | reports
+  const std::uint16_t* table = nullptr;         // dense_states * classes: next state | reports
+  const std::uint32_t* sparse = nullptr;        // per deeper state, and one past the last:
+                                                // first child edge << 16 | failure link
+  const std::uint32_t* edges = nullptr;         // class << 16 | next state | reports
   const std::uint32_t* output_begin = nullptr;  // states + 1, into outputs
   const std::uint32_t* outputs = nullptr;       // atom indices
 };
 
-/// Finds atoms in text with one table lookup per byte. Matching folds ASCII case and treats
-/// every digit alike, and a line break as a space.
+/// Finds atoms in text with about one table lookup per byte. Matching folds ASCII case and
+/// treats every digit alike, and a line break as a space.
 class AtomScanner {
  public:
-  static constexpr std::uint16_t reports = 0x8000;  // in a table entry: the state reports atoms
+  static constexpr std::uint16_t reports = 0x8000;  // in a transition: the state reports atoms
   static constexpr std::size_t max_states = 0x7FFF;
 
   AtomScanner() = default;
@@ -74,12 +81,18 @@ class AtomScanner {
   bool complete() const noexcept { return complete_; }
   const AtomTables& tables() const noexcept { return t_; }
 
+  /// The transition from `state` on `byte`: the next state, with `reports` set when it reports
+  /// atoms. (State 0 is the root; the automaton must have states.)
+  std::uint16_t next(std::uint32_t state, unsigned char byte) const noexcept {
+    return step(state, t_.byte_class[byte]);
+  }
+
   /// Whether `text` holds any of the atoms.
   bool finds_any(std::string_view text) const {
     if (t_.states == 0) return false;
     std::uint32_t state = 0;
     for (unsigned char byte : text) {
-      std::uint16_t entry = t_.table[state * t_.classes + t_.byte_class[byte]];
+      std::uint16_t entry = next(state, byte);
       if (entry & reports) return true;
       state = entry;
     }
@@ -92,7 +105,7 @@ class AtomScanner {
     if (t_.states == 0) return;
     std::uint32_t state = 0;
     for (unsigned char byte : text) {
-      std::uint16_t entry = t_.table[state * t_.classes + t_.byte_class[byte]];
+      std::uint16_t entry = next(state, byte);
       state = entry & ~reports;
       if (entry & reports) {
         for (std::uint32_t k = t_.output_begin[state]; k < t_.output_begin[state + 1]; ++k) {
@@ -103,10 +116,24 @@ class AtomScanner {
   }
 
  private:
+  std::uint16_t step(std::uint32_t state, std::uint32_t cls) const noexcept {
+    // A deeper state: its child on the class, or else its failure link's transition; the links
+    // lead up to a shallow state, whose row has every transition.
+    while (state >= t_.dense_states) {
+      const std::uint32_t* record = t_.sparse + (state - t_.dense_states);
+      for (std::uint32_t e = record[0] >> 16, end = record[1] >> 16; e < end; ++e) {
+        if ((t_.edges[e] >> 16) == cls) return static_cast<std::uint16_t>(t_.edges[e]);
+      }
+      state = record[0] & 0xFFFF;
+    }
+    return t_.table[state * t_.classes + cls];
+  }
+
   AtomTables t_;
   bool complete_ = true;
   std::vector<std::uint8_t> byte_class_;
   std::vector<std::uint16_t> table_;
+  std::vector<std::uint32_t> sparse_, edges_;
   std::vector<std::uint32_t> output_begin_;
   std::vector<std::uint32_t> outputs_;
 };

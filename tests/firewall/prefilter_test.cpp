@@ -226,8 +226,10 @@ TEST_CASE("the automaton finds every occurrence of every atom, folding ASCII cas
 }
 
 TEST_CASE("the automaton lays a word's deep states out together, and still finds long atoms") {
-  // Shallow states breadth first, deeper ones depth first: past its third byte a word's walk
-  // moves to the next row of the table, not to a row a whole breadth-first band away.
+  // Shallow states breadth first, deeper ones depth first: past its second byte a word's walk
+  // moves to the next state's record, not to one a whole breadth-first band away. The deeper
+  // states keep only their children and failure links: the tables take a fraction of the room
+  // full rows would.
   std::mt19937 random(11);
   std::vector<std::string> atoms;
   for (int a = 0; a < 300; ++a) {
@@ -242,12 +244,18 @@ TEST_CASE("the automaton lays a word's deep states out together, and still finds
   std::vector<std::uint32_t> walk;
   std::uint32_t state = 0;
   for (unsigned char c : std::string("instructions")) {
-    state = t.table[state * t.classes + t.byte_class[c]] & ~AtomScanner::reports;
+    state = scanner.next(state, c) & ~AtomScanner::reports;
     walk.push_back(state);
   }
   // walk[k]: the state after k + 1 bytes, at depth k + 1.
-  for (std::size_t k = 4; k < walk.size(); ++k) CHECK(walk[k] == walk[k - 1] + 1);
-  CHECK(walk[2] < walk[3]);  // (a shallow state comes before every deep one)
+  for (std::size_t k = 3; k < walk.size(); ++k) CHECK(walk[k] == walk[k - 1] + 1);
+  CHECK(walk[1] < t.dense_states);  // (a shallow state comes before every deep one)
+  CHECK(walk[2] >= t.dense_states);
+  CHECK(t.dense_states < t.states / 4);
+  const std::size_t edges = t.sparse[t.states - t.dense_states] >> 16;
+  CHECK(edges < t.states);  // (one per deep state's parent at most)
+  const std::size_t bytes = t.dense_states * t.classes * 2 + (t.states - t.dense_states + 1) * 4 + edges * 4;
+  CHECK(bytes * 3 < std::size_t{t.states} * t.classes * 2);
 
   // Every occurrence found, as in the short atoms' test above.
   for (int round = 0; round < 50; ++round) {
