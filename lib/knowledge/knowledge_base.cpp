@@ -184,16 +184,18 @@ void KnowledgeBase::Impl::load() noexcept {
       // Lengths left unknown are asked of FTS5 row by row: slower keyword ranking, the same
       // scores (and a database that cannot be read says so on the next query).
     }
+    // The connection to the pool, its statements compiled, before the index is read and before
+    // a keyword search waiting for the lengths goes on: it finds the connection there, rather
+    // than opening a reader of its own (~1 ms, and a map of the file whose pages all fault
+    // again). An index file that does not hold every vector borrows a reader to catch up or
+    // rebuild.
+    if (!stop_loading.load()) pool_reader(std::move(connection));
+    connection.reset();
     {
       std::lock_guard lock(index_mutex);
       loading = Loading::index;
       index_loaded.notify_all();
     }
-    // The connection to the pool before the index is read: a keyword search made meanwhile
-    // finds it, its statements compiled (opening a reader costs ~1 ms). An index file that
-    // does not hold every vector borrows a reader to catch up or rebuild.
-    if (!stop_loading.load()) pool_reader(std::move(connection));
-    connection.reset();
     IndexFile file = take_index_file(&stop_loading);
     open_index(nullptr, &stop_loading, &file);
   } catch (...) {

@@ -316,6 +316,18 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
       vector::normalize(query_vector.data(), impl.dimension);
   }
 
+  // Right after open the loader is reading the lengths keel_bm25 uses with the base's first
+  // reader, which it then puts in the pool: a keyword search waits for both (waiting for the
+  // lengths costs less than asking FTS5 for each matching row's, and the reader is ready). A
+  // search by vector alone waits for the index, which the loader reads after.
+  std::vector<std::string> terms;
+  if (query.use_keyword) terms = knowledge::keyword_terms(query.text);
+  std::shared_ptr<vector::HnswIndex> index;
+  if (!terms.empty()) {
+    impl.wait_for_token_counts();
+  } else if (!query_vector.empty()) {
+    index = impl.current_index();
+  }
   Impl::ReadLease db(impl);
   knowledge::ReadTransaction snapshot(*db);
   FilterCheck check(filter, *db);
@@ -324,14 +336,9 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   lists[knowledge::vector_signal].weight = query.vector_weight;
   lists[knowledge::graph_signal].weight = query.graph_weight;
 
-  std::vector<std::string> terms;
   if (query.use_keyword) {
     auto t = Clock::now();
-    terms = knowledge::keyword_terms(query.text);
     if (!terms.empty()) {
-      // Right after open the loader may still be reading the lengths keel_bm25 uses: waiting
-      // for them costs less than asking FTS5 for each matching row's.
-      impl.wait_for_token_counts();
       auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 3);
       lists[knowledge::keyword_signal].candidates =
           keyword_candidates(*db, terms, query.keyword_mode, query.prefix, check, sql_filter, want);
@@ -340,7 +347,7 @@ SearchResult KnowledgeBase::search(const SearchQuery& query) const {
   }
   if (!query_vector.empty()) {
     auto t = Clock::now();
-    auto index = impl.current_index();
+    if (!index) index = impl.current_index();  // (the keyword part ran while it loaded)
     impl.check_open();  // (close() drops the index)
     std::size_t ef = query.ef_search ? query.ef_search : impl.options.hnsw.ef_search;
     auto sql_filter = knowledge::filter_to_sql(filter, "d.metadata", 1);

@@ -206,6 +206,45 @@ TEST_CASE("a reader is ready before the index: a keyword search while it loads o
   CHECK(files_open(path) == 1);
 }
 
+TEST_CASE("a search while the lengths are counted waits for open()'s reader, opens none") {
+  // The loader reads the lengths keel_bm25 uses with open()'s reader, then pools it. A search
+  // made meanwhile waits for both rather than opening a reader of its own (~1 ms, and a map of
+  // the file whose pages all fault again). Lengths not saved are counted: long enough here for
+  // the search to come first.
+  TempDir dir;
+  const auto path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    std::vector<Document> batch;
+    for (int i = 0; i < 5000; ++i) {
+      batch.push_back(make_document(id_of(i), "token" + std::to_string(i) + " shared words of a longer text " +
+                                                  std::to_string(i % 97),
+                                    {}, random_vector(16, static_cast<std::uint64_t>(i))));
+    }
+    kb.upsert(batch);
+  }
+  for (const bool keyword : {true, false}) {
+    CAPTURE(keyword);
+    knowledge::Connection(path, false).exec("DROP TABLE IF EXISTS token_counts");
+    std::promise<std::string> source;
+    auto options = small_options();
+    options.events = [&](const Json& event) {
+      if (event["type"] == "kb.index") source.set_value(event["token_counts"]);
+    };
+    auto kb = KnowledgeBase::open(path, options);
+    if (keyword) {
+      CHECK(keyword_hits(kb, "token3") == std::vector<std::string>{"d3"});
+    } else {
+      CHECK(nearest(kb, 3) == "d3");  // by vector alone: waits for the index, after the reader
+    }
+    CHECK(files_open(path) == 1);
+    auto counted = source.get_future();
+    REQUIRE(counted.wait_for(30s) == std::future_status::ready);
+    CHECK(counted.get() == "counted");
+    CHECK(files_open(path) == 1);
+  }
+}
+
 TEST_CASE("the index file is read before the base is known and still checked against it") {
   // The file is read while open() reads the database: of any owner and dimension, then
   // taken only if it is this base's.
