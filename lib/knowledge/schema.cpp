@@ -74,10 +74,12 @@ void configure_connection(Connection& connection, bool writer, const std::string
   }
   connection.exec(synchronous == "full" ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   connection.exec("PRAGMA temp_store=MEMORY");
-  // Large enough that a batch of writes and the FTS merge work stay in memory; memory maps
-  // let readers share the OS page cache instead of copying pages.
-  connection.exec(writer ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-16384");
-  if (!memory) connection.exec("PRAGMA mmap_size=1073741824");
+  // Large enough that a batch of writes and the FTS merge work stay in memory; a reader's
+  // pages are a search's working set (4 MiB a reader at most). Pages are read, not mapped
+  // (SQLite's default, no mmap_size): a first touch of a mapped page costs a page fault, 10x a
+  // read of it on a VM that shadows page tables, and a file cut short under a map would kill
+  // the process with SIGBUS rather than fail the query.
+  connection.exec(writer ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-4096");
   if (!writer) connection.exec("PRAGMA query_only=1");
 }
 
