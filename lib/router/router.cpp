@@ -180,11 +180,19 @@ std::shared_ptr<const State> Router::Impl::assemble(
   }
   state->conditions = std::make_shared<const router::ConditionTier>(specs);
 
-  state->centroids.assign(D * R, 0.0f);
+  auto& features = state->centroid_features;
+  for (const auto& route : state->routes)
+    features.insert(features.end(), route->centroid.index.begin(), route->centroid.index.end());
+  std::sort(features.begin(), features.end());
+  features.erase(std::unique(features.begin(), features.end()), features.end());
+  state->centroids.assign(features.size() * R, 0.0f);
   for (std::size_t r = 0; r < R; ++r) {
     const auto& c = state->routes[r]->centroid;
-    for (std::size_t k = 0; k < c.index.size(); ++k)
-      state->centroids[c.index[k] * R + r] = c.value[k];
+    auto row = features.begin();
+    for (std::size_t k = 0; k < c.index.size(); ++k) {
+      row = std::lower_bound(row, features.end(), c.index[k]);  // (both by increasing index)
+      state->centroids[static_cast<std::size_t>(row - features.begin()) * R + r] = c.value[k];
+    }
   }
 
   // Exact search unless the index is asked for, or the vectors are dense and many (scanning
@@ -268,12 +276,18 @@ void Router::Impl::score(const State& state, std::string_view text, SemanticScor
   out.probability.clear();
   if (out.sparse.index.empty() || R == 0) return;  // nothing to compare: no letters or digits
 
-  // Centroids: one contiguous row update per non-zero coordinate of the query.
+  // Centroids: one contiguous row update per non-zero coordinate of the query that some
+  // centroid holds (both by increasing index).
   std::vector<float>& centroid = out.similarity;
-  for (std::size_t k = 0; k < out.sparse.index.size(); ++k)
+  const auto& features = state.centroid_features;
+  auto row = features.begin();
+  for (std::size_t k = 0; k < out.sparse.index.size() && row != features.end(); ++k) {
+    row = std::lower_bound(row, features.end(), out.sparse.index[k]);
+    if (row == features.end() || *row != out.sparse.index[k]) continue;
     axpy(centroid.data(),
-         state.centroids.data() + static_cast<std::size_t>(out.sparse.index[k]) * R,
+         state.centroids.data() + static_cast<std::size_t>(row - features.begin()) * R,
          out.sparse.value[k], R);
+  }
 
   if (!state.layer_column.empty()) {
     out.layer = true;

@@ -79,7 +79,12 @@ struct State {
   std::unordered_map<std::string, std::size_t> by_name;
   std::unordered_map<std::uint32_t, std::size_t> by_id;
   std::shared_ptr<const ConditionTier> conditions;
-  std::vector<float> centroids;  // dimension × routes, feature-major
+  // The centroids, feature-major, for the features some centroid holds (by increasing index):
+  // a query adds one row per non-zero coordinate it shares with them. (Every dimension's row,
+  // most of them zeros for a routes file of a few dozen utterances, cost a new process a page
+  // fault every 1,024 / routes dimensions to make.)
+  std::vector<std::uint32_t> centroid_features;
+  std::vector<float> centroids;  // centroid_features.size() × routes
 
   // Exact search (the default unless the vectors are dense and many): the nearest utterance
   // of the leading candidate routes — ranked by centroid, or by the layer — is found by
