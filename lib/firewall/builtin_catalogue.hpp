@@ -1,6 +1,6 @@
 // Internal: the built-in catalogue as keel_compile_catalogue writes it into the library at build
-// time (from lib/firewall/rules/*.json): the rules without their examples, and the prefilter's
-// tables. Nothing here is parsed or compiled when a process starts.
+// time (from lib/firewall/rules/*.json): the rules without their examples, the prefilter's
+// tables and the ROT13 gate's. Nothing here is parsed or compiled when a process starts.
 #pragma once
 
 #include <cstddef>
@@ -38,5 +38,7 @@ inline std::string_view text_of(TextRef ref) { return {text + ref.offset, ref.si
 extern const std::size_t rule_count;
 /// Groups are views (raw 0, text 1, keyword 2).
 extern const PrefilterTables prefilter;
+/// The automaton of rot13_gate_words (firewall/rot13_gate.hpp).
+extern const AtomTables rot13_gate;
 
 }  // namespace keel::firewall::builtin

@@ -1,6 +1,7 @@
 // keel_compile_catalogue: turns the firewall's catalogue (lib/firewall/rules/*.json) into C++,
-// the rules without their examples and the prefilter's requirements and automata, so that a
-// firewall starts without parsing JSON, analysing patterns or building automata. Run by the
+// the rules without their examples, the prefilter's requirements and automata, and the ROT13
+// gate's automaton, so that a firewall starts without parsing JSON, analysing patterns or
+// building automata. Run by the
 // build; the defaults it applies are those of parse_rule (a unit test compares the two).
 //   keel_compile_catalogue <output.cpp> <catalogue.json>...
 #include <cstdio>
@@ -13,7 +14,9 @@
 #include <vector>
 
 #include "firewall/prefilter.hpp"
+#include "firewall/rot13_gate.hpp"
 
+using keel::firewall::AtomScanner;
 using keel::firewall::AtomTables;
 using keel::firewall::Prefilter;
 using keel::firewall::PrefilterTables;
@@ -35,6 +38,23 @@ std::string array(std::ostream& out, const char* type, const std::string& name, 
   }
   out << "};\n";
   return name;
+}
+
+// Writes an automaton's arrays (named with `prefix`) and returns its AtomTables initializer.
+std::string atom_tables(std::ostream& out, const std::string& prefix, const AtomTables& at) {
+  std::string byte_class = array(out, "std::uint8_t", prefix + "byte_class", at.byte_class, at.states ? 256 : 0);
+  std::string table =
+      array(out, "std::uint16_t", prefix + "table", at.table, std::size_t{at.dense_states} * at.classes);
+  const std::size_t sparse_count = at.states ? at.states - at.dense_states + 1 : 0;
+  std::string sparse = array(out, "std::uint32_t", prefix + "sparse", at.sparse, sparse_count);
+  std::string edges =
+      array(out, "std::uint32_t", prefix + "edges", at.edges, sparse_count ? at.sparse[sparse_count - 1] >> 16 : 0);
+  std::string output_begin =
+      array(out, "std::uint32_t", prefix + "output_begin", at.output_begin, at.states ? at.states + 1 : 0);
+  std::string outputs =
+      array(out, "std::uint32_t", prefix + "outputs", at.outputs, at.states ? at.output_begin[at.states] : 0);
+  return "{" + std::to_string(at.classes) + ", " + std::to_string(at.states) + ", " + std::to_string(at.dense_states) +
+         ", " + byte_class + ", " + table + ", " + sparse + ", " + edges + ", " + output_begin + ", " + outputs + "}";
 }
 
 int group_of(const std::string& view) {
@@ -130,26 +150,18 @@ int main(int argc, char** argv) {
   std::string groups_init;
   for (int g = 0; g < keel::firewall::prefilter_groups; ++g) {
     const auto& tg = t.groups[g];
-    const AtomTables& at = tg.atoms;
     std::string p = "g" + std::to_string(g) + "_";
-    std::string byte_class = array(out, "std::uint8_t", p + "byte_class", at.byte_class, at.states ? 256 : 0);
-    std::string table = array(out, "std::uint16_t", p + "table", at.table, std::size_t{at.dense_states} * at.classes);
-    const std::size_t sparse_count = at.states ? at.states - at.dense_states + 1 : 0;
-    std::string sparse = array(out, "std::uint32_t", p + "sparse", at.sparse, sparse_count);
-    std::string edges = array(out, "std::uint32_t", p + "edges", at.edges, sparse_count ? at.sparse[sparse_count - 1] >> 16 : 0);
-    std::string output_begin = array(out, "std::uint32_t", p + "output_begin", at.output_begin, at.states ? at.states + 1 : 0);
-    std::string outputs = array(out, "std::uint32_t", p + "outputs", at.outputs,
-                                at.states ? at.output_begin[at.states] : 0);
+    std::string atoms = atom_tables(out, p, tg.atoms);
     std::string entry_begin = array(out, "std::uint32_t", p + "entry_begin", tg.entry_begin, tg.atom_count + 1);
     std::string entry_list = array(out, "std::uint32_t", p + "entries", tg.entries, tg.entry_begin[tg.atom_count]);
-    groups_init += "     {{" + std::to_string(at.classes) + ", " + std::to_string(at.states) + ", " +
-                   std::to_string(at.dense_states) + ", " + byte_class + ", " + table + ", " + sparse + ", " + edges +
-                   ", " + output_begin + ", " + outputs + "}, " + std::to_string(tg.atom_count) + ", " +
-                   entry_begin + ", " + entry_list + "},\n";
+    groups_init += "     {" + atoms + ", " + std::to_string(tg.atom_count) + ", " + entry_begin + ", " + entry_list + "},\n";
   }
+  AtomScanner gate(std::vector<std::string>(keel::firewall::rot13_gate_words.begin(), keel::firewall::rot13_gate_words.end()));
+  std::string gate_init = atom_tables(out, "rot13_", gate.tables());
   out << "}  // namespace\n\nconstinit const PrefilterTables prefilter = {\n    " << t.units << ", " << unit_rule << ", "
       << unit_begin << ", " << unit_end << ", " << group << ", " << clause_count << ",\n    {\n" << groups_init
-      << "    }};\n\n}  // namespace keel::firewall::builtin\n";
+      << "    }};\n\nconstinit const AtomTables rot13_gate = " << gate_init
+      << ";\n\n}  // namespace keel::firewall::builtin\n";
 
   std::ofstream file(argv[1], std::ios::binary | std::ios::trunc);
   file << out.str();

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <set>
 
+#include "firewall/builtin_catalogue.hpp"
 #include "firewall/catalogue.hpp"
 #include "firewall/detectors.hpp"
 #include "firewall/matcher.hpp"
@@ -88,16 +89,10 @@ struct Scratch {
 };
 thread_local Scratch scratch;
 
-// ROT13 of the stems of attack words (ignore, instruct, system, prompt, password, reveal,
-// rules, previous, forget... in the six languages). The ROT13 pass over a text runs only when
-// its keyword view contains one of them: a cheap gate (one automaton pass, built once per
-// process) in front of a full pass of the rules.
+// The ROT13 pass over a text runs only when its keyword view holds one of the words of the
+// gate (firewall/rot13_gate.hpp), whose automaton is compiled into the library.
 const AtomScanner& rot13_gate() {
-  static const AtomScanner gate(std::vector<std::string>{
-      "bhoyvr", "byivqn", "cebzcg", "cergraq", "cerivbhf", "cerprqrag", "cnffjbeg", "cnffjbeq", "ehyrf",
-      "erirny", "ertbyr", "ertenf", "ertrya", "ertynf", "ertyrf", "flfgrz", "frperg", "ibeurevt", "iretvff",
-      "nagrevbe", "najrvfhat", "pbagenfr", "qvfertneq", "qvzragvpn", "rfdhrpn", "sbetrg", "vafgehp",
-      "vfgehmvba", "vtabe", "wnvyoernx"});
+  static const AtomScanner gate(builtin::rot13_gate);
   return gate;
 }
 

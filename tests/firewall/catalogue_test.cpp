@@ -10,9 +10,11 @@
 #include <set>
 #include <utility>
 
+#include "firewall/builtin_catalogue.hpp"
 #include "firewall/catalogue.hpp"
 #include "firewall/matcher.hpp"
 #include "firewall/normaliser.hpp"
+#include "firewall/rot13_gate.hpp"
 
 using namespace keel::firewall;
 
@@ -75,6 +77,27 @@ TEST_CASE("the catalogue compiled into the library is the one in lib/firewall/ru
     CHECK(built[i].directions == written[i].directions);
     CHECK(built[i].validator == written[i].validator);
     CHECK(built[i].examples.empty());  // examples stay out of the library
+  }
+}
+
+TEST_CASE("the ROT13 gate compiled into the library is the automaton of its words") {
+  const AtomScanner built(std::vector<std::string>(rot13_gate_words.begin(), rot13_gate_words.end()));
+  const AtomTables& a = built.tables();
+  const AtomTables& b = builtin::rot13_gate;
+  REQUIRE(a.states == b.states);
+  REQUIRE(a.classes == b.classes);
+  REQUIRE(a.dense_states == b.dense_states);
+  CHECK(std::equal(a.byte_class, a.byte_class + 256, b.byte_class));
+  CHECK(std::equal(a.table, a.table + std::size_t{a.dense_states} * a.classes, b.table));
+  const std::size_t sparse = a.states - a.dense_states + 1;
+  CHECK(std::equal(a.sparse, a.sparse + sparse, b.sparse));
+  CHECK(std::equal(a.edges, a.edges + (a.sparse[sparse - 1] >> 16), b.edges));
+  CHECK(std::equal(a.output_begin, a.output_begin + a.states + 1, b.output_begin));
+  CHECK(std::equal(a.outputs, a.outputs + a.output_begin[a.states], b.outputs));
+  const AtomScanner compiled(builtin::rot13_gate);
+  for (auto word : rot13_gate_words) {
+    CHECK(compiled.finds_any("n " + std::string(word) + " gb"));
+    CHECK_FALSE(compiled.finds_any(std::string(word.substr(0, word.size() - 1)) + " " + std::string(word.substr(1))));
   }
 }
 
