@@ -11,6 +11,7 @@ namespace keel::detail {
 namespace {
 
 thread_local ThreadStart start_of_this_thread;
+std::atomic<std::size_t> started_threads{0};
 
 // What the creator hands its new thread: the CPUs to give it back once it has begun elsewhere,
 // and when it may.
@@ -21,6 +22,10 @@ struct Placement {
 };
 
 }  // namespace
+
+std::size_t threads_started() noexcept {
+  return started_threads.load(std::memory_order_relaxed);
+}
 
 const ThreadStart& this_thread_start() noexcept {
   return start_of_this_thread;
@@ -50,6 +55,7 @@ std::thread start_thread_apart(const char* name, std::function<void()> work) {
     name_this_thread(name);
     work();
   });
+  started_threads.fetch_add(1, std::memory_order_relaxed);
   // Moving a thread that has not begun yet takes it off this CPU's queue at once (a thread the
   // system put elsewhere already stays there). A failure — a CPU set the system will not
   // have — only leaves the thread where it was put.

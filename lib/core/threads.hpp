@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <cstddef>
 #include <functional>
 #include <thread>
 
@@ -20,6 +21,9 @@ inline void name_this_thread(const char* name) noexcept {
 /// slice, even with another CPU idle: 1–3 ms before it begins, and then it takes the creator's
 /// CPU from it. Throws std::system_error when no thread can be started.
 std::thread start_thread_apart(const char* name, std::function<void()> work);
+
+/// How many threads start_thread_apart has started in this process: for tests.
+std::size_t threads_started() noexcept;
 
 /// Where the calling thread, started by start_thread_apart, began: for tests.
 struct ThreadStart {

@@ -120,12 +120,21 @@ void KnowledgeBase::Impl::start_reading_index() {
     ::keel::detail::start_thread_apart("keel-kb-read", [read, path = index_path(),
                                                         quantization = quantization()] {
       IndexFile file = read_index_file(path, quantization, &read->stop);
+      std::function<void()> job;
       {
-        std::lock_guard lock(read->mutex);
+        std::unique_lock lock(read->mutex);
         read->file = std::move(file);
         read->done = true;
+        read->waiting = true;
+        read->finished.notify_all();
+        read->finished.wait(lock, [&] { return read->job || read->dismissed || read->stop.load(); });
+        read->waiting = false;
+        job = std::move(read->job);
       }
-      read->finished.notify_all();
+      if (job) {
+        ::keel::detail::name_this_thread("keel-kb-load");
+        job();
+      }
     }).detach();
     index_read = std::move(read);
   } catch (const std::system_error&) {  // (the loader reads it)
@@ -146,16 +155,35 @@ void KnowledgeBase::Impl::start_loading() {
     }
     exit->gone.notify_all();
   };
+  std::function<void()> job = [this, finished] {
+    {
+      std::lock_guard lock(index_mutex);
+      loader_thread = std::this_thread::get_id();
+    }
+    load();
+    finished();  // (the base may be gone by now: see load())
+  };
+  if (index_read) {
+    // The thread that read the index file, when it is done: already apart from the caller,
+    // and no thread to start here (~0.2-0.4 ms of the caller's on a virtual machine).
+    bool handed = false;
+    {
+      std::lock_guard lock(index_read->mutex);
+      if (index_read->waiting) {
+        index_read->job = std::move(job);
+        handed = true;
+      } else {
+        index_read->dismissed = true;
+      }
+    }
+    if (handed) {
+      index_read->finished.notify_all();
+      return;
+    }
+  }
   try {
     // Apart from the caller, which goes on to its own work (a search waits for this one).
-    ::keel::detail::start_thread_apart("keel-kb-load", [this, finished] {
-      {
-        std::lock_guard lock(index_mutex);
-        loader_thread = std::this_thread::get_id();
-      }
-      load();
-      finished();  // (the base may be gone by now: see load())
-    }).detach();
+    ::keel::detail::start_thread_apart("keel-kb-load", job).detach();
   } catch (const std::system_error&) {
     load();  // no thread to be had: load now, as open() did before it had a loader
     finished();

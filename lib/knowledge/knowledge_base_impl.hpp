@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -104,7 +105,9 @@ struct KnowledgeBase::Impl {
   // The index file, read from the start of open() on by a thread of its own while open()
   // reads which base this is (the loader checks the file against it). The thread shares this
   // block and nothing else, so that the base need not wait for it: close() sets `stop`, and a
-  // read that was under way ends on its own.
+  // read that was under way ends on its own. Done before open() is, the thread waits for it:
+  // open() hands it the load (`job`), and it becomes the loader (one thread started by open()
+  // rather than two), or dismisses it (it started a loader itself, or failed).
   struct IndexFile {
     std::optional<vector::HnswIndex> index;  // none: `rejection` says why
     vector::HnswIndex::FileInfo info;
@@ -112,9 +115,12 @@ struct KnowledgeBase::Impl {
   };
   struct IndexRead {
     std::mutex mutex;
-    std::condition_variable finished;
+    std::condition_variable finished;  // done, a job, dismissed or stop
     bool done = false;  // (mutex) `file` is set
     IndexFile file;     // (mutex)
+    bool waiting = false;        // (mutex) done, the thread waits for a job
+    std::function<void()> job;   // (mutex) the load, handed over by open()
+    bool dismissed = false;      // (mutex) no job will come
     std::atomic<bool> stop{false};
   };
   std::shared_ptr<IndexRead> index_read;  // none: no thread could be started (the loader reads)
