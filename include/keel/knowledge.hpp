@@ -72,7 +72,8 @@ struct KEEL_API KnowledgeOptions {
   double compaction_deleted_fraction = 0.2;
   /// See compaction_deleted_fraction.
   std::size_t compaction_min_deleted = 64;
-  /// Most read connections kept open for concurrent searches (file bases only).
+  /// Most read connections kept open for concurrent searches (file bases only). Each keeps up
+  /// to 4 MiB of the pages it read; the database is read, never memory-mapped.
   std::size_t read_connections = 8;
   /// Threads adding vectors when the index is rebuilt or a large batch is added (1 = the
   /// calling thread; more uses a private executor). More than 1 is faster but runs hnswlib
@@ -352,9 +353,9 @@ KEEL_API std::vector<Document> chunk_document(const Document& document,
 /// connection, so there reads wait for a running write.
 ///
 /// Opening a file base costs no work per document: its vector index — the index file read
-/// and verified (by a thread open() starts first, while it opens SQLite), caught up with
-/// SQLite or rebuilt from it — and the documents' lengths for keyword ranking are loaded in
-/// the background. Until that is done, whatever needs the index (a vector or hybrid search,
+/// and verified (by a thread open() starts first, while it opens SQLite; done in time, that
+/// thread goes on to load the rest), caught up with SQLite or rebuilt from it — and the
+/// documents' lengths for keyword ranking are loaded in the background. Until that is done, whatever needs the index (a vector or hybrid search,
 /// stats, a write) waits for it and then answers as if open() had loaded it; keyword searches
 /// wait only for the lengths (the first step), and get, count and graph reads do not wait.
 /// close() does not wait for the index file's read.

@@ -92,6 +92,32 @@ TEST_CASE("a base's database is read, never mapped (a file cut short under a map
   CHECK(mapped == 0);
 }
 
+TEST_CASE("a database cut short under an open base fails queries, never the process") {
+  TempDir dir;
+  std::string path = dir.file("kb.db");
+  {
+    auto kb = KnowledgeBase::open(path, small_options());
+    add_range(kb, 0, 400);
+  }
+  auto kb = KnowledgeBase::open(path, small_options());
+  check_findable(kb, 0, 3);
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  int failed = 0;
+  for (int i = 0; i < 400; i += 7) {
+    SearchQuery query;
+    query.text = "token" + std::to_string(i);
+    query.vector = random_vector(16, static_cast<std::uint64_t>(i));
+    try {
+      (void)kb.search(query);
+      (void)kb.get("d" + std::to_string(i));
+    } catch (const Error&) {
+      ++failed;
+    }
+  }
+  CHECK(failed > 0);  // (what lay in the lost half is reported, not read as zeros)
+  CHECK_NOTHROW(kb.close());
+}
+
 TEST_CASE("an index file older than the database is caught up with the changes since") {
   TempDir dir;
   std::string path = dir.file("kb.db");

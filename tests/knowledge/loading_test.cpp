@@ -116,6 +116,17 @@ std::string waits_in(const std::string& name) {
   return {};
 }
 
+// Whether a thread named `name` is running in this process.
+bool thread_named(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string seen;
+    std::getline(comm, seen);
+    if (seen == name) return true;
+  }
+  return false;
+}
+
 // True once the index file's reader is blocked opening a held index file and the loader waits
 // for it (on a futex: it has given its reader to the pool), as their wchan say, 20 times in a
 // row; where the kernel does not tell, once half a second has passed.
@@ -307,6 +318,17 @@ TEST_CASE("the index file is read before the base is known and still checked aga
     KnowledgeOptions options = small_options(32);  // the base holds vectors of 16
     CHECK_THROWS_AS(KnowledgeBase::open(path, options), Error);
     held.release();
+  }
+  SUBCASE("open() failing after the read lets the reader go: it waits for no load") {
+    // (A reader done before open() is waits to be handed the load.)
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      KnowledgeOptions options = small_options(32);  // the base holds vectors of 16
+      CHECK_THROWS_AS(KnowledgeBase::open(path, options), Error);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (thread_named("keel-kb-read") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    CHECK_FALSE(thread_named("keel-kb-read"));
   }
 }
 
