@@ -214,9 +214,8 @@ void KnowledgeBase::Impl::load() noexcept {
     }
     // The connection to the pool, its statements compiled, before the index is read and before
     // a keyword search waiting for the lengths goes on: it finds the connection there, rather
-    // than opening a reader of its own (~1 ms, and a map of the file whose pages all fault
-    // again). An index file that does not hold every vector borrows a reader to catch up or
-    // rebuild.
+    // than opening a reader of its own (~1 ms, and a cache of its own to fill). An index file
+    // that does not hold every vector borrows a reader to catch up or rebuild.
     if (!stop_loading.load()) pool_reader(std::move(connection));
     connection.reset();
     {

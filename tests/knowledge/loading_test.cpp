@@ -220,21 +220,12 @@ TEST_CASE("a reader is ready before the index: a keyword search while it loads o
 
 TEST_CASE("a search while the lengths are counted waits for open()'s reader, opens none") {
   // The loader reads the lengths keel_bm25 uses with open()'s reader, then pools it. A search
-  // made meanwhile waits for both rather than opening a reader of its own (~1 ms, and a map of
-  // the file whose pages all fault again). Lengths not saved are counted: long enough here for
-  // the search to come first.
+  // made meanwhile waits for both rather than opening a reader of its own (~1 ms, and a cache
+  // of its own to fill). Lengths not saved are counted, a row each: long enough here for the
+  // search to come first.
   TempDir dir;
   const auto path = dir.file("kb.db");
-  {
-    auto kb = KnowledgeBase::open(path, small_options());
-    std::vector<Document> batch;
-    for (int i = 0; i < 5000; ++i) {
-      batch.push_back(make_document(id_of(i), "token" + std::to_string(i) + " shared words of a longer text " +
-                                                  std::to_string(i % 97),
-                                    {}, random_vector(16, static_cast<std::uint64_t>(i))));
-    }
-    kb.upsert(batch);
-  }
+  build_base(path, 0, 5000);
   for (const bool keyword : {true, false}) {
     CAPTURE(keyword);
     knowledge::Connection(path, false).exec("DROP TABLE IF EXISTS token_counts");
