@@ -1,8 +1,8 @@
 // keel_compile_catalogue: turns the firewall's catalogue (lib/firewall/rules/*.json) into C++,
 // the rules without their examples, the prefilter's requirements and automata, and the ROT13
 // gate's automaton, so that a firewall starts without parsing JSON, analysing patterns or
-// building automata. Run by the
-// build; the defaults it applies are those of parse_rule (a unit test compares the two).
+// building automata. Run by the build; the defaults it applies are those of parse_rule (a unit
+// test compares the two).
 //   keel_compile_catalogue <output.cpp> <catalogue.json>...
 #include <cstdio>
 #include <fstream>
