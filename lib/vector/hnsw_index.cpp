@@ -231,6 +231,21 @@ class FileWriter {
   Checksum checksum_;
 };
 
+// Writes a byte to each page of fresh memory, so that its page faults are taken here rather
+// than inside read(). A fault taken while the kernel copies to user memory holds the process's
+// memory-map lock, and every other thread's brk() and mmap() (malloc growing) waits for it; a
+// fault taken in user space locks only its own mapping. A host opening its base while this
+// thread read the index (bench_footprint's, 5 MB on 4 KiB pages) answered in 5.5 ms rather than
+// 6.8 launched back to back, 6.4 rather than 7.1 after the machine idled (medians); with huge
+// pages, its main thread waited ~6 ms for each one the kernel zeroed after an idle.
+void touch_pages(char* p, std::size_t size) {
+  constexpr std::size_t page = 4096;  // the smallest page: a larger one is touched more often
+  for (std::size_t at = 0; at < size; at += page) {
+    reinterpret_cast<volatile char*>(p)[at] = 0;
+  }
+  if (size > 0) reinterpret_cast<volatile char*>(p)[size - 1] = 0;
+}
+
 class FileReader {
  public:
   explicit FileReader(const std::string& path) {
@@ -255,6 +270,7 @@ class FileReader {
     while (size > 0) {
       if (stop && stop->load(std::memory_order_relaxed)) return false;
       std::size_t chunk = std::min(size, piece);
+      touch_pages(p, chunk);
       std::size_t got = 0;
       while (got < chunk) {
         ssize_t n = ::read(fd_, p + got, chunk - got);
@@ -280,17 +296,26 @@ std::uint16_t list_count(const char* list) {
   return count;
 }
 
-// Memory for a large buffer about to be filled, on transparent huge pages where the system
-// offers them. Loading an index touches every page of a buffer of tens to hundreds of
-// megabytes once: with 4 KiB pages the page faults can cost more than reading the file (2.3 s
-// against 0.1 s for 200 MB on a virtual machine measured while writing bench_knowledge).
-// Aligned and sized to whole huge pages: the small-page ends of an unaligned buffer alone took
-// 12 ms to read into against 4 ms for all of a 10,000-document index (17 MB) aligned, on the
-// 2-core virtual machine of bench_footprint. Freed with free() (hnswlib frees and reallocs it).
-char* allocate_for_huge_pages(std::size_t bytes) {
+// Memory for an index's level 0, about to be filled: on transparent huge pages, where the
+// system offers them, when it is large. Loading touches every page of the buffer once, and
+// searches visit it at random:
+// - A large index gains from huge pages. With 4 KiB pages a load's page faults can cost more
+//   than reading the file (2.3 s against 0.1 s for 200 MB on a virtual machine measured while
+//   writing bench_knowledge), and the pages outgrow what the TLB covers.
+// - A small one loses. A huge page needs a whole free 2 MiB block, and a hypervisor that takes
+//   back its guest's free memory takes exactly such blocks: backing one anew took ~6 ms on the
+//   2-core virtual machine of bench_footprint after it idled 3 s. A host launched then, its
+//   10,000-document index (5 MB) on huge pages, answered in 19-26 ms; on 4 KiB pages, taken
+//   from memory the guest still held, in 6-8 ms. Launched back to back, huge pages saved
+//   ~1.5 ms of its 5.5.
+// Huge pages are aligned and sized to whole ones: the small-page ends of an unaligned buffer
+// alone took 12 ms to read into, against 4 ms for all of a 17 MB buffer aligned. Freed with
+// free() (hnswlib frees and reallocs it).
+char* allocate_level0(std::size_t bytes) {
 #ifdef MADV_HUGEPAGE
   constexpr std::size_t huge = 2u << 20;
-  if (bytes >= huge) {
+  constexpr std::size_t huge_from = 32u << 20;
+  if (bytes >= huge_from) {
     const std::size_t rounded = (bytes + huge - 1) & ~(huge - 1);
     void* data = nullptr;
     if (::posix_memalign(&data, huge, rounded) != 0) return nullptr;
@@ -800,7 +825,7 @@ std::optional<HnswIndex> HnswIndex::load(const std::string& path, std::size_t di
       void operator()(char* p) const { std::free(p); }
     };
     std::unique_ptr<char, Free> level0(
-        allocate_for_huge_pages(capacity * gh.size_data_per_element));
+        allocate_level0(capacity * gh.size_data_per_element));
     if (!level0) return reject("out of memory");
     auto stopped = [&] { return stop && stop->load(std::memory_order_relaxed); };
     // Level 0 in pieces of whole elements, each checked while it is still in cache: every list

@@ -235,3 +235,30 @@ TEST_CASE("an int8 index of a dimension not a multiple of four saves, loads and 
     CHECK(loaded->search(query.data(), 1, 32)[0].first == label);
   }
 }
+
+TEST_CASE("an index large enough for huge pages loads, grows and answers as the one saved") {
+  // 8,192 dimensions: level 0 of 1,224 slots (the loaded elements and room for 1,024 more) is
+  // 40 MB, past the 32 MiB from which it is allocated on huge pages.
+  constexpr std::size_t wide = 8192;
+  TempDir dir;
+  const auto path = dir.file("wide.hnsw");
+  HnswIndex original(wide, 200, 4, 16, 101);  // few links: 1,400 adds of 8,192 floats
+  for (HnswIndex::Label label = 1; label <= 200; ++label)
+    original.add(label, random_vector(wide, label).data());
+  original.save(path, {owner, 1});
+  HnswIndex::FileInfo info;
+  std::string rejection;
+  auto loaded = HnswIndex::load(path, wide, Quantization::none, owner, &info, &rejection);
+  REQUIRE_MESSAGE(loaded.has_value(), rejection);
+  CHECK(info.elements == 200);
+  for (std::uint64_t q = 0; q < 5; ++q) {
+    auto query = random_vector(wide, 1000 + q);
+    CHECK(loaded->search(query.data(), 10, 50) == original.search(query.data(), 10, 50));
+  }
+  // Past its room: the huge-page block is given back and its elements moved.
+  for (HnswIndex::Label label = 201; label <= 1400; ++label)
+    loaded->add(label, random_vector(wide, label).data());
+  CHECK(loaded->size() == 1400);
+  CHECK(loaded->search(random_vector(wide, 1333).data(), 1, 50)[0].first == 1333);
+  CHECK(loaded->search(random_vector(wide, 17).data(), 1, 50)[0].first == 17);
+}
