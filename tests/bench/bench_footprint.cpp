@@ -235,7 +235,8 @@ int main(int argc, char** argv) {
   // machine is.
   // (Baseline: /bin/true launched the same way. A hypervisor that takes back the memory its
   // guest frees, whole 2 MiB blocks at a time, must back it anew for a process that then takes
-  // fresh memory; the index's huge pages are such.)
+  // such a block: a huge page is one, which is why an index this small is loaded on 4 KiB
+  // pages.)
   std::vector<double> after_idle, true_after_idle;
   for (int i = 0; i < idle_launches; ++i) {
     std::this_thread::sleep_for(std::chrono::duration<double>(idle_seconds));
