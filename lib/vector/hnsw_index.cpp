@@ -307,7 +307,7 @@ std::uint16_t list_count(const char* list) {
 //   2-core virtual machine of bench_footprint after it idled 3 s. A host launched then, its
 //   10,000-document index (5 MB) on huge pages, answered in 19-26 ms; on 4 KiB pages, taken
 //   from memory the guest still held, in 6-8 ms. Launched back to back, huge pages saved
-//   ~1.5 ms of its 5.5.
+//   0.5-1.5 ms of the median's 5.5, and brought outliers of 10-26 ms.
 // Huge pages are aligned and sized to whole ones: the small-page ends of an unaligned buffer
 // alone took 12 ms to read into, against 4 ms for all of a 17 MB buffer aligned. Freed with
 // free() (hnswlib frees and reallocs it).
