@@ -355,10 +355,11 @@ KEEL_API std::vector<Document> chunk_document(const Document& document,
 /// Opening a file base costs no work per document: its vector index — the index file read
 /// and verified (by a thread open() starts first, while it opens SQLite; done in time, that
 /// thread goes on to load the rest), caught up with SQLite or rebuilt from it — and the
-/// documents' lengths for keyword ranking are loaded in the background. Until that is done, whatever needs the index (a vector or hybrid search,
-/// stats, a write) waits for it and then answers as if open() had loaded it; keyword searches
-/// wait only for the lengths (the first step), and get, count and graph reads do not wait.
-/// close() does not wait for the index file's read.
+/// documents' lengths for keyword ranking are loaded in the background. Until that is done,
+/// whatever needs the index (a vector or hybrid search, stats, a write) waits for it and then
+/// answers as if open() had loaded it; keyword searches wait only for the lengths (the first
+/// step), and get, count and graph reads do not wait. close() does not wait for the index
+/// file's read.
 class KEEL_API KnowledgeBase {
  public:
   /// Opens or creates the base at `path` (its index file is `<path>.hnsw`), or an in-memory

@@ -127,7 +127,8 @@ void KnowledgeBase::Impl::start_reading_index() {
         read->done = true;
         read->waiting = true;
         read->finished.notify_all();
-        read->finished.wait(lock, [&] { return read->job || read->dismissed || read->stop.load(); });
+        read->finished.wait(lock,
+                            [&] { return read->job || read->dismissed || read->stop.load(); });
         read->waiting = false;
         job = std::move(read->job);
       }
